@@ -1,0 +1,35 @@
+include(CMakePackageConfigHelpers)
+
+set(heartbeat_install_cmakedir "${CMAKE_INSTALL_DATADIR}/heartbeat/cmake"
+    CACHE STRING "Where heartbeat's CMake package files are installed")
+mark_as_advanced(heartbeat_install_cmakedir)
+
+install(DIRECTORY include/ DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
+        COMPONENT heartbeat_Development)
+
+install(TARGETS heartbeat EXPORT heartbeatTargets
+        INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+
+# A header-only package fits any architecture; 0.x minors stay compatible
+# within a major version by CMake's rules.
+write_basic_package_version_file(
+  "${PROJECT_BINARY_DIR}/heartbeatConfigVersion.cmake"
+  COMPATIBILITY SameMajorVersion
+  ARCH_INDEPENDENT)
+
+configure_package_config_file(
+  "${PROJECT_SOURCE_DIR}/cmake/heartbeatConfig.cmake.in"
+  "${PROJECT_BINARY_DIR}/heartbeatConfig.cmake"
+  INSTALL_DESTINATION "${heartbeat_install_cmakedir}")
+
+install(FILES
+  "${PROJECT_BINARY_DIR}/heartbeatConfig.cmake"
+  "${PROJECT_BINARY_DIR}/heartbeatConfigVersion.cmake"
+  "${PROJECT_SOURCE_DIR}/cmake/FindAsio.cmake"
+  DESTINATION "${heartbeat_install_cmakedir}"
+  COMPONENT heartbeat_Development)
+
+install(EXPORT heartbeatTargets
+  NAMESPACE heartbeat::
+  DESTINATION "${heartbeat_install_cmakedir}"
+  COMPONENT heartbeat_Development)

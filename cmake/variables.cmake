@@ -1,0 +1,23 @@
+# Options. Developer targets default to ON only when heartbeat is the
+# top-level project, so a consumer's add_subdirectory() builds nothing extra.
+
+if(CMAKE_VERSION VERSION_LESS 3.21)
+  string(COMPARE EQUAL "${CMAKE_SOURCE_DIR}" "${PROJECT_SOURCE_DIR}" PROJECT_IS_TOP_LEVEL)
+endif()
+
+include(GNUInstallDirs)
+
+option(HEARTBEAT_USE_BOOST_ASIO "Use Boost.Asio instead of standalone Asio" OFF)
+option(HEARTBEAT_BUILD_TESTS "Build heartbeat's tests" "${PROJECT_IS_TOP_LEVEL}")
+option(HEARTBEAT_BUILD_EXAMPLES "Build heartbeat's examples" "${PROJECT_IS_TOP_LEVEL}")
+option(HEARTBEAT_WARNINGS_AS_ERRORS "Treat warnings in heartbeat's own targets as errors" OFF)
+
+set(heartbeat_warning_guard "")
+if(NOT PROJECT_IS_TOP_LEVEL)
+  option(HEARTBEAT_INCLUDES_WITH_SYSTEM
+         "Use SYSTEM for heartbeat's include directory in a parent project" ON)
+  mark_as_advanced(HEARTBEAT_INCLUDES_WITH_SYSTEM)
+  if(HEARTBEAT_INCLUDES_WITH_SYSTEM)
+    set(heartbeat_warning_guard SYSTEM)
+  endif()
+endif()

@@ -1,0 +1,77 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_CORE_EVENTS_HPP
+#define HEARTBEAT_CORE_EVENTS_HPP
+
+#include <cstdint>
+#include <string_view>
+
+namespace heartbeat {
+
+/// Where a peer stands in the registry.
+enum class peer_status : std::uint8_t {
+    unknown, ///< never seen, or removed
+    online,  ///< heard from within its deadline
+    offline  ///< timed out; the record is kept until removed or touched again
+};
+
+/// Why a peer went offline.
+enum class offline_reason : std::uint8_t {
+    none = 0,       ///< not an offline event
+    timeout,        ///< the detector's deadline passed without a sign of life
+    disconnected,   ///< the transport closed or failed
+    left,           ///< the peer said goodbye
+    replaced,       ///< a newer session claimed the same id
+    protocol_error, ///< the peer sent something the protocol forbids
+    shutdown        ///< the local side is stopping
+};
+
+/// The kind of a registry event.
+enum class transition : std::uint8_t { online, offline };
+
+/// A printable name, for logs.
+constexpr std::string_view to_string(offline_reason r) noexcept
+{
+    switch (r) {
+    case offline_reason::none: return "none";
+    case offline_reason::timeout: return "timeout";
+    case offline_reason::disconnected: return "disconnected";
+    case offline_reason::left: return "left";
+    case offline_reason::replaced: return "replaced";
+    case offline_reason::protocol_error: return "protocol_error";
+    case offline_reason::shutdown: return "shutdown";
+    }
+    return "unknown";
+}
+
+constexpr std::string_view to_string(peer_status s) noexcept
+{
+    switch (s) {
+    case peer_status::unknown: return "unknown";
+    case peer_status::online: return "online";
+    case peer_status::offline: return "offline";
+    }
+    return "invalid";
+}
+
+constexpr std::string_view to_string(transition t) noexcept
+{
+    return t == transition::online ? "online" : "offline";
+}
+
+/// One state change of one peer, delivered to the registry's event sink.
+///
+/// For a given peer, events strictly alternate online, offline, online, ...
+/// The key reference is valid only for the duration of the callback.
+template <class Key, class TimePoint>
+struct peer_event {
+    const Key& key;
+    transition kind;
+    offline_reason reason; ///< offline_reason::none for online events
+    TimePoint at;          ///< the `now` of the call that caused the event
+    TimePoint last_seen;   ///< the peer's last sign of life
+};
+
+} // namespace heartbeat
+
+#endif

@@ -1,0 +1,27 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_DETAIL_CONFIG_HPP
+#define HEARTBEAT_DETAIL_CONFIG_HPP
+
+// Chooses the Asio flavour for the whole library. The switch is set on the
+// CMake target (HEARTBEAT_USE_BOOST_ASIO=ON) or by the user on the command
+// line, never here: every translation unit of a program must agree.
+#if defined(HEARTBEAT_USE_BOOST_ASIO)
+#include <boost/asio.hpp>
+#include <boost/system/error_code.hpp>
+namespace heartbeat {
+namespace net = ::boost::asio;
+using error_code = ::boost::system::error_code;
+using system_error = ::boost::system::system_error;
+} // namespace heartbeat
+#else
+#include <asio.hpp>
+#include <system_error>
+namespace heartbeat {
+namespace net = ::asio;
+using error_code = ::std::error_code;
+using system_error = ::std::system_error;
+} // namespace heartbeat
+#endif
+
+#endif

@@ -1,0 +1,10 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_HEARTBEAT_HPP
+#define HEARTBEAT_HEARTBEAT_HPP
+
+// The whole library: the I/O-free core and the Asio components.
+#include <heartbeat/core.hpp>
+#include <heartbeat/sweeper.hpp>
+
+#endif
