@@ -1,28 +1,13 @@
 #include <heartbeat/core/registry.hpp>
 
+#include "allocation_counter.hpp"
 #include "event_log.hpp"
 
 #include <heartbeat/testing/manual_clock.hpp>
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-#include <new>
 #include <string>
-
-// Counts allocations made on this thread, to prove the hot path makes none.
-namespace {
-thread_local long allocations = 0;
-}
-void* operator new(std::size_t n)
-{
-    ++allocations;
-    if (void* p = std::malloc(n ? n : 1))
-        return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 using namespace std::chrono_literals;
@@ -288,13 +273,13 @@ TEST_CASE("registry: a touch of a known peer allocates nothing", "[registry]")
     const auto h = reg.find(500);
     reg.expire(at(0ms));
 
-    const long before = allocations;
+    const long before = heartbeat_test::allocations_on_this_thread();
     for (int round = 1; round <= 10; ++round)
         for (int k = 0; k < 1000; ++k)
             reg.touch(k, at(round * 10ms));
     for (int round = 11; round <= 20; ++round)
         reg.touch(h, at(round * 10ms));
-    CHECK(allocations == before);
+    CHECK(heartbeat_test::allocations_on_this_thread() == before);
 }
 
 TEST_CASE("registry: max_peers refuses new keys, not known ones", "[registry]")

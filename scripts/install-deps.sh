@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages heartbeat needs, if any are missing.
+#   install-deps.sh demo   compiler, CMake, Ninja, standalone Asio
+#   install-deps.sh test   + Catch2 (v2)
+#   install-deps.sh ci     + clang, Boost (for the Boost.Asio build)
+set -euo pipefail
+profile=${1:-test}
+
+packages=(g++ cmake ninja-build libasio-dev)
+case $profile in
+demo) ;;
+test) packages+=(catch2) ;;
+ci) packages+=(catch2 clang libboost-dev) ;;
+*) echo "usage: $0 demo|test|ci" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null; then
+    echo "heartbeat: missing packages (${missing[*]}) and no apt-get; install them by hand" >&2
+    exit 1
+fi
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "heartbeat: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+fi
+echo "heartbeat: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
