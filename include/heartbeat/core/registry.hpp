@@ -211,7 +211,7 @@ public:
             s.deadline = policy_.offline_at(s.state, s.last_seen);
             s.stamp = ++stamp_;
             if (s.deadline < before)
-                arm(h.index);
+                rearm_earlier(h.index);
         }
         return held;
     }
@@ -490,7 +490,7 @@ private:
         // Fixed misses never moves a deadline earlier; an adaptive policy
         // may, and then the armed entry would fire too late.
         if (s.deadline < before)
-            arm(i);
+            rearm_earlier(i);
     }
 
     void bring_online(std::uint32_t i, time_point now)
@@ -516,6 +516,14 @@ private:
         slot& s = slots_[i];
         s.armed_stamp = s.stamp;
         queue_.push({s.deadline, s.stamp, i});
+    }
+
+    // The deadline moved earlier than the live entry: arm a new one and let
+    // the old one die when it surfaces.
+    void rearm_earlier(std::uint32_t i)
+    {
+        arm(i);
+        compact_if_sparse();
     }
 
     void drop_dead_top() noexcept
