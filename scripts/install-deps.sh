@@ -33,5 +33,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "heartbeat: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+log=$(mktemp)
+if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "heartbeat: could not install ${missing[*]}" >&2
+    exit 1
+fi
+rm -f "$log"

@@ -1,0 +1,315 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_WIRE_FRAME_HPP
+#define HEARTBEAT_WIRE_FRAME_HPP
+
+// The heartbeat wire protocol, version 1 (docs/PROTOCOL.md): frame types,
+// payload layouts, encoders and payload parsers. No Asio, no I/O.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace heartbeat::wire {
+
+/// The protocol version this library speaks.
+inline constexpr std::uint8_t protocol_version = 1;
+
+/// Every frame starts with a 4-byte header: type, then payload length as a
+/// 24-bit big-endian integer.
+inline constexpr std::size_t header_size = 4;
+
+/// The largest payload the header can describe.
+inline constexpr std::size_t max_encodable_payload = 0xFF'FFFF;
+
+/// The default receive limit for one frame's payload.
+inline constexpr std::size_t default_max_payload = 64 * 1024;
+
+/// HELLO begins with these two bytes ("HB"), so garbage is refused at once.
+inline constexpr std::uint8_t hello_magic[2] = {0x48, 0x42};
+
+/// Bounds of the fields of HELLO.
+inline constexpr std::size_t max_id_size = 255;
+inline constexpr std::size_t max_credential_size = 4096;
+
+enum class frame_type : std::uint8_t {
+    hello = 0x01,   ///< client -> server: who I am, how often I beat
+    welcome = 0x02, ///< server -> client: accepted, and the terms
+    error = 0x03,   ///< either way: why the sender is about to close
+    beat = 0x04,    ///< client -> server: a sign of life with a sequence number
+    echo = 0x05,    ///< server -> client: the answer to a beat
+    data = 0x06,    ///< either way: application bytes (framed mode)
+    goodbye = 0x07  ///< either way: a graceful leave
+};
+
+constexpr bool is_known(std::uint8_t t) noexcept { return t >= 0x01 && t <= 0x07; }
+
+/// Codes carried by an ERROR frame (16 bits on the wire).
+enum class error_code_value : std::uint16_t {
+    protocol_error = 1,      ///< malformed frame or frame out of order
+    unsupported_version = 2, ///< HELLO's version is not spoken here
+    auth_failed = 3,         ///< the authenticator refused the HELLO
+    duplicate_id = 4,        ///< the id is online and the policy rejects newcomers
+    hello_timeout = 5,       ///< no HELLO within the server's hello timeout
+    frame_too_large = 6,     ///< a frame exceeded the receiver's limit
+    server_full = 7,         ///< the server tracks max_peers already
+    bad_id = 8,              ///< empty or unacceptable peer id
+    shutting_down = 9        ///< the server is stopping
+};
+
+/// Reasons carried by a GOODBYE frame.
+enum class goodbye_reason : std::uint8_t {
+    normal = 0,        ///< the peer is leaving on purpose
+    shutting_down = 1, ///< the peer's process is stopping
+    replaced = 2       ///< the server closes this session for a newer one
+};
+
+/// What can be wrong with received bytes. Each maps to a specific error.
+enum class decode_status : std::uint8_t {
+    ok = 0,
+    unknown_frame_type,  ///< the type byte is not one of frame_type
+    frame_too_large,     ///< the length exceeds the receiver's limit
+    malformed_frame,     ///< the payload does not fit its type's layout
+    bad_magic,           ///< HELLO does not start with "HB"
+    unsupported_version  ///< HELLO's version is not 1
+};
+
+/// A complete frame; `payload` points into the decoder's input or buffer
+/// and is valid only during the callback that receives it.
+struct frame_view {
+    frame_type type;
+    const std::uint8_t* payload;
+    std::size_t size;
+};
+
+namespace detail {
+inline void put_u16(std::uint8_t* p, std::uint16_t v) noexcept
+{
+    p[0] = static_cast<std::uint8_t>(v >> 8);
+    p[1] = static_cast<std::uint8_t>(v);
+}
+inline void put_u32(std::uint8_t* p, std::uint32_t v) noexcept
+{
+    p[0] = static_cast<std::uint8_t>(v >> 24);
+    p[1] = static_cast<std::uint8_t>(v >> 16);
+    p[2] = static_cast<std::uint8_t>(v >> 8);
+    p[3] = static_cast<std::uint8_t>(v);
+}
+inline std::uint16_t get_u16(const std::uint8_t* p) noexcept
+{
+    return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+inline std::uint32_t get_u32(const std::uint8_t* p) noexcept
+{
+    return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16)
+           | (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
+}
+} // namespace detail
+
+/// Writes a frame header. `payload_size` must not exceed
+/// max_encodable_payload.
+inline void encode_header(std::uint8_t* out, frame_type t, std::size_t payload_size) noexcept
+{
+    out[0] = static_cast<std::uint8_t>(t);
+    out[1] = static_cast<std::uint8_t>(payload_size >> 16);
+    out[2] = static_cast<std::uint8_t>(payload_size >> 8);
+    out[3] = static_cast<std::uint8_t>(payload_size);
+}
+
+/// A BEAT or ECHO frame: 8 bytes in all.
+using beat_frame = std::array<std::uint8_t, header_size + 4>;
+
+inline beat_frame encode_beat(std::uint32_t seq) noexcept
+{
+    beat_frame f{};
+    encode_header(f.data(), frame_type::beat, 4);
+    detail::put_u32(f.data() + header_size, seq);
+    return f;
+}
+
+inline beat_frame encode_echo(std::uint32_t seq) noexcept
+{
+    beat_frame f{};
+    encode_header(f.data(), frame_type::echo, 4);
+    detail::put_u32(f.data() + header_size, seq);
+    return f;
+}
+
+/// The fields of HELLO.
+struct hello {
+    std::uint8_t version = protocol_version;
+    std::uint32_t interval_ms = 0; ///< 0: no preference, use the server's default
+    std::string_view id;
+    std::string_view credential;
+};
+
+/// Appends a HELLO frame. Ids longer than max_id_size and credentials
+/// longer than max_credential_size are the caller's error (checked by the
+/// components before they get here).
+inline void append_hello(std::vector<std::uint8_t>& out, const hello& h)
+{
+    const std::size_t payload = 2 + 1 + 1 + 4 + 1 + h.id.size() + 2 + h.credential.size();
+    const std::size_t at = out.size();
+    out.resize(at + header_size + payload);
+    std::uint8_t* p = out.data() + at;
+    encode_header(p, frame_type::hello, payload);
+    p += header_size;
+    *p++ = hello_magic[0];
+    *p++ = hello_magic[1];
+    *p++ = h.version;
+    *p++ = 0; // flags, reserved
+    detail::put_u32(p, h.interval_ms);
+    p += 4;
+    *p++ = static_cast<std::uint8_t>(h.id.size());
+    for (char c : h.id)
+        *p++ = static_cast<std::uint8_t>(c);
+    detail::put_u16(p, static_cast<std::uint16_t>(h.credential.size()));
+    p += 2;
+    for (char c : h.credential)
+        *p++ = static_cast<std::uint8_t>(c);
+}
+
+/// The fields of WELCOME: the terms the server holds the client to.
+struct welcome {
+    std::uint8_t version = protocol_version;
+    std::uint8_t misses = 3;
+    std::uint32_t interval_ms = 1000;
+};
+
+inline constexpr std::size_t welcome_payload_size = 6;
+
+inline void append_welcome(std::vector<std::uint8_t>& out, const welcome& w)
+{
+    const std::size_t at = out.size();
+    out.resize(at + header_size + welcome_payload_size);
+    std::uint8_t* p = out.data() + at;
+    encode_header(p, frame_type::welcome, welcome_payload_size);
+    p[4] = w.version;
+    p[5] = w.misses;
+    detail::put_u32(p + 6, w.interval_ms);
+}
+
+/// Appends an ERROR frame; the message is truncated to 255 bytes.
+inline void append_error(std::vector<std::uint8_t>& out, error_code_value code,
+                         std::string_view message = {})
+{
+    if (message.size() > 255)
+        message = message.substr(0, 255);
+    const std::size_t at = out.size();
+    out.resize(at + header_size + 2 + message.size());
+    std::uint8_t* p = out.data() + at;
+    encode_header(p, frame_type::error, 2 + message.size());
+    detail::put_u16(p + header_size, static_cast<std::uint16_t>(code));
+    for (std::size_t i = 0; i < message.size(); ++i)
+        p[header_size + 2 + i] = static_cast<std::uint8_t>(message[i]);
+}
+
+inline std::array<std::uint8_t, header_size + 1> encode_goodbye(goodbye_reason r) noexcept
+{
+    std::array<std::uint8_t, header_size + 1> f{};
+    encode_header(f.data(), frame_type::goodbye, 1);
+    f[header_size] = static_cast<std::uint8_t>(r);
+    return f;
+}
+
+/// The smallest and largest payload each frame type may have; checked as
+/// soon as a header arrives, so a BEAT claiming megabytes is refused before
+/// a byte of it is buffered.
+struct payload_bounds {
+    std::size_t min;
+    std::size_t max;
+};
+
+constexpr payload_bounds bounds_of(frame_type t) noexcept
+{
+    switch (t) {
+    case frame_type::hello: return {2 + 1 + 1 + 4 + 1 + 2, 2 + 1 + 1 + 4 + 1 + max_id_size + 2 + max_credential_size};
+    case frame_type::welcome: return {welcome_payload_size, welcome_payload_size};
+    case frame_type::error: return {2, 2 + 255};
+    case frame_type::beat:
+    case frame_type::echo: return {4, 4};
+    case frame_type::data: return {0, max_encodable_payload};
+    case frame_type::goodbye: return {1, 1};
+    }
+    return {0, 0};
+}
+
+// ---- payload parsers: each checks the exact layout -----------------------
+
+/// Parses a HELLO payload. Checks the magic first, then the version (a
+/// future version may lay the rest out differently), then the layout.
+inline decode_status parse_hello(const frame_view& f, hello& out) noexcept
+{
+    const std::uint8_t* p = f.payload;
+    const std::size_t n = f.size;
+    if (n < 3)
+        return decode_status::malformed_frame;
+    if (p[0] != hello_magic[0] || p[1] != hello_magic[1])
+        return decode_status::bad_magic;
+    if (p[2] != protocol_version)
+        return decode_status::unsupported_version;
+    if (n < bounds_of(frame_type::hello).min)
+        return decode_status::malformed_frame;
+    out.version = p[2];
+    out.interval_ms = detail::get_u32(p + 4);
+    const std::size_t id_len = p[8];
+    if (n < 9 + id_len + 2)
+        return decode_status::malformed_frame;
+    out.id = std::string_view(reinterpret_cast<const char*>(p + 9), id_len);
+    const std::size_t cred_len = detail::get_u16(p + 9 + id_len);
+    if (n != 9 + id_len + 2 + cred_len || cred_len > max_credential_size)
+        return decode_status::malformed_frame;
+    out.credential = std::string_view(reinterpret_cast<const char*>(p + 11 + id_len), cred_len);
+    return decode_status::ok;
+}
+
+inline decode_status parse_welcome(const frame_view& f, welcome& out) noexcept
+{
+    if (f.size != welcome_payload_size)
+        return decode_status::malformed_frame;
+    out.version = f.payload[0];
+    out.misses = f.payload[1];
+    out.interval_ms = detail::get_u32(f.payload + 2);
+    if (out.version != protocol_version)
+        return decode_status::unsupported_version;
+    if (out.misses == 0 || out.interval_ms == 0)
+        return decode_status::malformed_frame;
+    return decode_status::ok;
+}
+
+/// BEAT and ECHO carry one 32-bit sequence number.
+inline decode_status parse_sequence(const frame_view& f, std::uint32_t& seq) noexcept
+{
+    if (f.size != 4)
+        return decode_status::malformed_frame;
+    seq = detail::get_u32(f.payload);
+    return decode_status::ok;
+}
+
+struct error_frame {
+    std::uint16_t code = 0;
+    std::string_view message;
+};
+
+inline decode_status parse_error(const frame_view& f, error_frame& out) noexcept
+{
+    if (f.size < 2 || f.size > 2 + 255)
+        return decode_status::malformed_frame;
+    out.code = detail::get_u16(f.payload);
+    out.message = std::string_view(reinterpret_cast<const char*>(f.payload + 2), f.size - 2);
+    return decode_status::ok;
+}
+
+inline decode_status parse_goodbye(const frame_view& f, goodbye_reason& out) noexcept
+{
+    if (f.size != 1)
+        return decode_status::malformed_frame;
+    out = static_cast<goodbye_reason>(f.payload[0]);
+    return decode_status::ok;
+}
+
+} // namespace heartbeat::wire
+
+#endif
