@@ -3,8 +3,14 @@
 #ifndef HEARTBEAT_HEARTBEAT_HPP
 #define HEARTBEAT_HEARTBEAT_HPP
 
-// The whole library: the I/O-free core and the Asio components.
+// The whole library: the I/O-free core, the wire protocol and the Asio
+// components.
 #include <heartbeat/core.hpp>
+#include <heartbeat/error.hpp>
+#include <heartbeat/pulse.hpp>
 #include <heartbeat/sweeper.hpp>
+#include <heartbeat/watcher.hpp>
+#include <heartbeat/wire/decoder.hpp>
+#include <heartbeat/wire/frame.hpp>
 
 #endif

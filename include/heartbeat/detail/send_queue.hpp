@@ -1,0 +1,136 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_DETAIL_SEND_QUEUE_HPP
+#define HEARTBEAT_DETAIL_SEND_QUEUE_HPP
+
+#include <heartbeat/detail/config.hpp>
+#include <heartbeat/detail/erased_handler.hpp>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <vector>
+
+namespace heartbeat::detail {
+
+using shared_bytes = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+/// The frames waiting to be written on one connection.
+///
+/// Control frames (BEAT, ECHO) jump the queue: they go out in the next
+/// write, ahead of application DATA that is still waiting, so a backlog of
+/// data never delays a beat by more than the write already in flight.
+/// Frames are gathered into one write of up to `max_batch` buffers.
+class send_queue {
+public:
+    static constexpr std::size_t max_batch = 16;
+
+    /// Queues a small control frame (at most 8 bytes) ahead of DATA.
+    void push_urgent(const std::uint8_t* p, std::size_t n)
+    {
+        item it;
+        std::memcpy(it.small.data(), p, n);
+        it.small_size = static_cast<std::uint8_t>(n);
+        bytes_ += n;
+        urgent_.push_back(std::move(it));
+    }
+
+    /// Queues a frame in order. `done` (optional) completes when it has
+    /// been written or has failed.
+    void push(shared_bytes frame, erased_handler<error_code> done = {})
+    {
+        item it;
+        bytes_ += frame->size();
+        it.big = std::move(frame);
+        it.done = std::move(done);
+        normal_.push_back(std::move(it));
+    }
+
+    bool empty() const noexcept { return urgent_.empty() && normal_.empty(); }
+    bool writing() const noexcept { return in_flight_urgent_ + in_flight_normal_ != 0; }
+
+    /// Bytes queued, including those being written.
+    std::size_t bytes() const noexcept { return bytes_; }
+
+    /// Buffers for the next write: urgent frames first. Call only when not
+    /// writing() and not empty().
+    const std::vector<net::const_buffer>& prepare()
+    {
+        buffers_.clear();
+        for (auto& it : urgent_) {
+            if (buffers_.size() == max_batch)
+                break;
+            buffers_.push_back(it.buffer());
+            ++in_flight_urgent_;
+        }
+        for (auto& it : normal_) {
+            if (buffers_.size() == max_batch)
+                break;
+            buffers_.push_back(it.buffer());
+            ++in_flight_normal_;
+        }
+        return buffers_;
+    }
+
+    /// The write of the prepared buffers finished with `ec`: drops those
+    /// frames and completes their handlers.
+    void consume(error_code ec)
+    {
+        for (; in_flight_urgent_ != 0; --in_flight_urgent_)
+            pop(urgent_, ec);
+        for (; in_flight_normal_ != 0; --in_flight_normal_)
+            pop(normal_, ec);
+    }
+
+    /// Drops everything not in flight, completing handlers with `ec`.
+    void fail_pending(error_code ec)
+    {
+        while (urgent_.size() > in_flight_urgent_)
+            pop_back(urgent_, ec);
+        while (normal_.size() > in_flight_normal_)
+            pop_back(normal_, ec);
+    }
+
+private:
+    struct item {
+        std::array<std::uint8_t, 8> small{};
+        std::uint8_t small_size = 0;
+        shared_bytes big;
+        erased_handler<error_code> done;
+
+        net::const_buffer buffer() const
+        {
+            return big ? net::buffer(*big) : net::buffer(small.data(), small_size);
+        }
+        std::size_t size() const { return big ? big->size() : small_size; }
+    };
+
+    void pop(std::deque<item>& q, error_code ec)
+    {
+        bytes_ -= q.front().size();
+        auto done = std::move(q.front().done);
+        q.pop_front();
+        done.complete(ec);
+    }
+
+    void pop_back(std::deque<item>& q, error_code ec)
+    {
+        bytes_ -= q.back().size();
+        auto done = std::move(q.back().done);
+        q.pop_back();
+        done.complete(ec);
+    }
+
+    std::deque<item> urgent_;
+    std::deque<item> normal_;
+    std::vector<net::const_buffer> buffers_;
+    std::size_t in_flight_urgent_ = 0;
+    std::size_t in_flight_normal_ = 0;
+    std::size_t bytes_ = 0;
+};
+
+} // namespace heartbeat::detail
+
+#endif
