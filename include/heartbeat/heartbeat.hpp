@@ -5,6 +5,7 @@
 
 // The whole library: the I/O-free core, the wire protocol and the Asio
 // components.
+#include <heartbeat/client.hpp>
 #include <heartbeat/core.hpp>
 #include <heartbeat/error.hpp>
 #include <heartbeat/pulse.hpp>

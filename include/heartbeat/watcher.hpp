@@ -288,6 +288,7 @@ private:
               sweeper(strand, target)
         {
             reg.on_event([this](const typename registry_type::event_type& e) { on_registry_event(e); });
+            sweeper.start(); // idle until the first peer comes online
         }
 
         static typename registry_type::options make_registry_options(const options& o)

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace heartbeat::detail {
@@ -63,9 +64,12 @@ private:
             self.reset();
         }
 
-        decltype(net::prefer(
+        // prefer() hands an executor without the property back as it came,
+        // possibly as a reference: store a value.
+        std::decay_t<decltype(net::prefer(
             std::declval<net::associated_executor_t<Handler, DefaultExecutor>>(),
-            net::execution::outstanding_work.tracked)) work;
+            net::execution::outstanding_work.tracked))>
+            work;
         Handler handler;
     };
 

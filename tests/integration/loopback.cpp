@@ -1,0 +1,380 @@
+// watcher and pulse over real loopback TCP, with short intervals and stated
+// bounds. Each bound is generous (sanitizers, a loaded 2-core machine); the
+// lower bounds are exact consequences of the rules.
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace heartbeat_test;
+using heartbeat::error;
+using heartbeat::offline_reason;
+using frame_type = heartbeat::wire::frame_type;
+
+namespace {
+// Slack added to every upper bound on detection time.
+constexpr auto slack = 300ms;
+} // namespace
+
+TEST_CASE("loopback: online on hello, echoes, data both ways, leave", "[loopback]")
+{
+    server srv;
+    client c(srv, "alice");
+    std::promise<void> welcomed;
+    c.p->on_welcome([&](auto interval, unsigned misses) {
+        CHECK(interval == 20ms);
+        CHECK(misses == 3u);
+        welcomed.set_value();
+    });
+    std::vector<std::string> got;
+    std::mutex got_mu;
+    c.p->on_message([&](std::string_view m) {
+        std::lock_guard<std::mutex> lock(got_mu);
+        got.emplace_back(m);
+    });
+    c.run();
+    REQUIRE(welcomed.get_future().wait_for(5s) == std::future_status::ready);
+    REQUIRE(srv.rec.wait_for("alice", true));
+    CHECK(srv.watcher().is_online("alice"));
+    CHECK(srv.watcher().online_count() == 1);
+
+    auto sent = c.p->async_send("hi server", net::use_future);
+    CHECK(outcome(sent) == heartbeat::error_code());
+    REQUIRE(srv.rec.wait_messages(1));
+    CHECK(srv.rec.messages() == std::vector<std::string>{"alice:hi server"});
+
+    CHECK(srv.watcher().send("alice", "hi alice"));
+    CHECK_FALSE(srv.watcher().send("nobody", "lost"));
+
+    // Beats are echoed and timed.
+    const auto start = steady::now();
+    while (c.p->echoes_received() < 3 && steady::now() - start < 5s)
+        std::this_thread::yield();
+    CHECK(c.p->echoes_received() >= 3);
+    CHECK(c.p->smoothed_rtt().has_value());
+    {
+        std::lock_guard<std::mutex> lock(got_mu);
+        CHECK(got == std::vector<std::string>{"hi alice"});
+    }
+
+    c.p->leave();
+    CHECK(outcome(c.done) == heartbeat::error_code());
+    const auto off = srv.rec.wait_for("alice", false);
+    REQUIRE(off);
+    CHECK(off->reason == offline_reason::left);
+    CHECK_FALSE(srv.watcher().is_online("alice"));
+}
+
+TEST_CASE("loopback: offline(timeout) within [N*I, N*I + slack] when a peer goes silent with its socket open",
+          "[loopback]")
+{
+    server srv;  // I = 20 ms, N = 3
+    raw_peer peer;
+    peer.connect(srv.endpoint());
+    peer.send_hello("silent", 20);
+    const auto welcome = peer.read_frame();
+    REQUIRE(welcome);
+    REQUIRE(welcome->type == frame_type::welcome);
+    peer.send_beat(1);
+    const auto last_byte = steady::now();  // the server got it no earlier
+
+    const auto off = srv.rec.wait_for("silent", false);
+    REQUIRE(off);
+    CHECK(off->reason == offline_reason::timeout);
+    const auto took = ms_between(last_byte, off->at);
+    CHECK(took >= 60ms);
+    CHECK(took <= 60ms + slack);
+
+    // The server closed the session (close_on_timeout): the peer sees EOF
+    // after the echo of its beat.
+    while (peer.read_frame(2s))
+    {
+    }
+    CHECK(peer.eof());
+    CHECK_FALSE(srv.watcher().is_online("silent"));
+}
+
+TEST_CASE("loopback: offline(disconnected) at once when the connection closes", "[loopback]")
+{
+    server srv(fast_watcher_options(400ms));  // timeout 1.2 s: far from "at once"
+    client c(srv, "bob", 400ms);
+    c.run();
+    REQUIRE(srv.rec.wait_for("bob", true));
+    const auto closed = steady::now();
+    c.p->stop();
+    CHECK(outcome(c.done) == net::error::operation_aborted);
+    const auto off = srv.rec.wait_for("bob", false);
+    REQUIRE(off);
+    CHECK(off->reason == offline_reason::disconnected);
+    CHECK(ms_between(closed, off->at) < 400ms);
+}
+
+TEST_CASE("loopback: a client detects a silent server", "[loopback]")
+{
+    net::io_context io;
+    tcp::acceptor acceptor(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    tcp::socket s(io);
+    s.connect(acceptor.local_endpoint());
+    tcp::socket server_side = acceptor.accept();
+
+    pulse_type::options o;
+    o.id = "carol";
+    o.interval = 20ms;
+    pulse_type p(std::move(s), o);
+    auto done = p.async_run(net::use_future);
+    std::thread io_thread([&] { io.run(); });
+
+    // Play the server by hand: read HELLO, WELCOME it, then never answer.
+    std::vector<std::uint8_t> buf(64);
+    server_side.read_some(net::buffer(buf));
+    std::vector<std::uint8_t> welcome;
+    heartbeat::wire::append_welcome(welcome, {heartbeat::wire::protocol_version, 3, 20});
+    net::write(server_side, net::buffer(welcome));
+    const auto welcomed = steady::now();
+
+    SECTION("no echoes at all")
+    {
+        CHECK(outcome(done) == error::peer_lost);
+    }
+    SECTION("only stale echoes: an echo of beat 1 does not answer beats 2, 3, 4")
+    {
+        const auto stale = heartbeat::wire::encode_echo(1);
+        for (int i = 0; i < 50 && done.wait_for(15ms) != std::future_status::ready; ++i) {
+            heartbeat::error_code ec;
+            net::write(server_side, net::buffer(stale), ec);
+        }
+        CHECK(outcome(done) == error::peer_lost);
+    }
+    const auto took = ms_between(welcomed, steady::now());
+    // The first beat leaves one interval after WELCOME; the third goes
+    // unanswered one interval after its write: about 4 intervals in all.
+    CHECK(took >= 60ms);
+    CHECK(took <= 80ms + slack);
+    CHECK(p.beats_sent() >= 3);
+    io_thread.join();
+}
+
+TEST_CASE("loopback: every inbound byte counts as life, not only beats", "[loopback]")
+{
+    server srv;  // timeout 60 ms
+    raw_peer peer;
+    peer.connect(srv.endpoint());
+    peer.send_hello("streamer", 20);
+    REQUIRE(peer.read_frame());
+    REQUIRE(srv.rec.wait_for("streamer", true));
+
+    // A 4,000-byte DATA frame dribbled 10 bytes every 10 ms: 400 ms of no
+    // BEAT at all, yet never 60 ms of silence.
+    std::vector<std::uint8_t> header(heartbeat::wire::header_size);
+    heartbeat::wire::encode_header(header.data(), frame_type::data, 4000);
+    peer.send(header);
+    for (int i = 0; i < 400; ++i) {
+        peer.send(std::vector<std::uint8_t>(10, 'x'));
+        std::this_thread::sleep_for(1ms);
+    }
+    CHECK(srv.rec.about("streamer").size() == 1);  // still just the online event
+    REQUIRE(srv.rec.wait_messages(1));
+    CHECK(srv.rec.messages().front().size() == std::string("streamer:").size() + 4000);
+    // Now it falls silent.
+    const auto off = srv.rec.wait_for("streamer", false);
+    REQUIRE(off);
+    CHECK(off->reason == offline_reason::timeout);
+}
+
+TEST_CASE("loopback: announced intervals are clamped to the server's bounds", "[loopback]")
+{
+    auto opts = fast_watcher_options();
+    opts.detection.min_interval = 15ms;
+    opts.detection.max_interval = 100ms;
+    server srv(opts);
+    for (auto [asked, held] : {std::pair<std::uint32_t, std::uint32_t>{1, 15}, {5000, 100}, {50, 50}, {0, 20}}) {
+        raw_peer peer;
+        peer.connect(srv.endpoint());
+        peer.send_hello("clamp-" + std::to_string(asked), asked);
+        const auto f = peer.read_frame();
+        REQUIRE(f);
+        REQUIRE(f->type == frame_type::welcome);
+        heartbeat::wire::welcome w;
+        REQUIRE(heartbeat::wire::parse_welcome({f->type, f->payload.data(), f->payload.size()}, w) ==
+                heartbeat::wire::decode_status::ok);
+        CHECK(w.interval_ms == held);
+        CHECK(w.misses == 3);
+    }
+}
+
+TEST_CASE("loopback: a second connection with a live id", "[loopback]")
+{
+    SECTION("replace: the old session goes offline(replaced) and is told so")
+    {
+        server srv;
+        client first(srv, "dup");
+        first.run();
+        REQUIRE(srv.rec.wait_for("dup", true));
+        client second(srv, "dup");
+        second.run();
+        CHECK(outcome(first.done) == error::replaced);
+        REQUIRE(srv.rec.wait_for("dup", true, 2));
+        const auto evs = srv.rec.about("dup");
+        REQUIRE(evs.size() == 3);
+        CHECK(evs[0].online);
+        CHECK_FALSE(evs[1].online);
+        CHECK(evs[1].reason == offline_reason::replaced);
+        CHECK(evs[2].online);
+        CHECK(srv.watcher().is_online("dup"));
+        CHECK(second.done.wait_for(100ms) == std::future_status::timeout);  // still running
+    }
+    SECTION("reject: the newcomer gets duplicate_id, the first stays")
+    {
+        auto opts = fast_watcher_options();
+        opts.on_duplicate = heartbeat::duplicate_policy::reject;
+        server srv(opts);
+        client first(srv, "dup");
+        first.run();
+        REQUIRE(srv.rec.wait_for("dup", true));
+        client second(srv, "dup");
+        second.run();
+        CHECK(outcome(second.done) == error::duplicate_id);
+        CHECK(srv.rec.about("dup").size() == 1);
+        CHECK(srv.watcher().is_online("dup"));
+        CHECK(first.done.wait_for(100ms) == std::future_status::timeout);
+    }
+}
+
+TEST_CASE("loopback: the authenticator decides who gets in", "[loopback]")
+{
+    server srv;
+    srv.watcher().set_authenticator([](const watcher_type::hello_info& h) -> heartbeat::error_code {
+        if (h.credential == "sesame")
+            return {};
+        return error::auth_failed;
+    });
+    client bad(srv, "mallory", 20ms, "guess");
+    bad.run();
+    CHECK(outcome(bad.done) == error::auth_failed);
+    client good(srv, "trent", 20ms, "sesame");
+    good.run();
+    REQUIRE(srv.rec.wait_for("trent", true));
+    CHECK(srv.rec.about("mallory").empty());
+    CHECK_FALSE(srv.watcher().info("mallory").has_value());
+}
+
+TEST_CASE("loopback: HELLO must arrive within the hello timeout", "[loopback]")
+{
+    auto opts = fast_watcher_options();
+    opts.hello_timeout = 100ms;
+    server srv(opts);
+    raw_peer peer;
+    const auto start = steady::now();
+    peer.connect(srv.endpoint());
+    const auto f = peer.read_frame(5s);
+    REQUIRE(f);
+    REQUIRE(f->type == frame_type::error);
+    heartbeat::wire::error_frame e;
+    REQUIRE(heartbeat::wire::parse_error({f->type, f->payload.data(), f->payload.size()}, e) ==
+            heartbeat::wire::decode_status::ok);
+    CHECK(e.code == static_cast<std::uint16_t>(heartbeat::wire::error_code_value::hello_timeout));
+    CHECK(ms_between(start, steady::now()) >= 100ms);
+    CHECK_FALSE(peer.read_frame(2s));
+    CHECK(peer.eof());
+    CHECK(srv.rec.events().empty());
+}
+
+TEST_CASE("loopback: a frame other than HELLO first is a protocol error", "[loopback]")
+{
+    server srv;
+    raw_peer peer;
+    peer.connect(srv.endpoint());
+    peer.send_beat(1);
+    const auto f = peer.read_frame();
+    REQUIRE(f);
+    CHECK(f->type == frame_type::error);
+    CHECK_FALSE(peer.read_frame(2s));
+    CHECK(peer.eof());
+    CHECK(srv.watcher().session_count() == 0);
+}
+
+TEST_CASE("loopback: push to one peer and broadcast to all", "[loopback]")
+{
+    server srv;
+    struct inbox {
+        std::mutex mu;
+        std::vector<std::string> got;
+    };
+    inbox a_box, b_box;
+    client a(srv, "a"), b(srv, "b");
+    a.p->on_message([&](std::string_view m) {
+        std::lock_guard<std::mutex> lock(a_box.mu);
+        a_box.got.emplace_back(m);
+    });
+    b.p->on_message([&](std::string_view m) {
+        std::lock_guard<std::mutex> lock(b_box.mu);
+        b_box.got.emplace_back(m);
+    });
+    a.run();
+    b.run();
+    REQUIRE(srv.rec.wait_for("a", true));
+    REQUIRE(srv.rec.wait_for("b", true));
+    CHECK(srv.watcher().send("a", "for a"));
+    CHECK(srv.watcher().broadcast("for all") == 2);
+    auto count = [](inbox& box) {
+        std::lock_guard<std::mutex> lock(box.mu);
+        return box.got.size();
+    };
+    const auto start = steady::now();
+    while ((count(a_box) < 2 || count(b_box) < 1) && steady::now() - start < 5s)
+        std::this_thread::sleep_for(1ms);
+    std::lock_guard<std::mutex> la(a_box.mu), lb(b_box.mu);
+    CHECK(a_box.got == std::vector<std::string>{"for a", "for all"});
+    CHECK(b_box.got == std::vector<std::string>{"for all"});
+}
+
+TEST_CASE("loopback: a reconnecting client comes back after the server restarts", "[loopback]")
+{
+    auto srv = std::make_unique<server>();
+    const auto port = srv->endpoint().port();
+
+    net::io_context io;
+    auto work = net::make_work_guard(io);
+    heartbeat::reconnecting_client<>::options o;
+    o.port = std::to_string(port);
+    o.session.id = "phoenix";
+    o.session.interval = 20ms;
+    o.backoff_initial = 10ms;
+    o.backoff_max = 100ms;
+    o.seed = 7;
+    heartbeat::reconnecting_client<> c(io, o);
+    recorder client_rec;
+    std::atomic<int> retries{0};
+    c.on_connected([&] { client_rec.online("phoenix"); });
+    c.on_lost([&](heartbeat::error_code ec) {
+        CHECK(ec == error::shutting_down);  // the server said why it left
+        client_rec.offline("phoenix", offline_reason::disconnected);
+    });
+    c.on_reconnecting([&](unsigned attempt, auto delay) {
+        CHECK(attempt >= 1u);
+        CHECK(delay <= 100ms);
+        ++retries;
+    });
+    c.start();
+    std::thread t([&] { io.run(); });
+
+    REQUIRE(client_rec.wait_for("phoenix", true));
+    REQUIRE(srv->rec.wait_for("phoenix", true));
+    srv.reset();  // stops: the client is told, then refused while it retries
+    REQUIRE(client_rec.wait_for("phoenix", false));
+    const auto wait_start = steady::now();
+    while (retries.load() < 3 && steady::now() - wait_start < 5s)
+        std::this_thread::sleep_for(1ms);
+    CHECK(retries.load() >= 3);  // refused connections are retried, not fatal
+
+    srv = std::make_unique<server>(fast_watcher_options(), port);
+    REQUIRE(client_rec.wait_for("phoenix", true, 2));
+    REQUIRE(srv->rec.wait_for("phoenix", true));
+    CHECK(c.sessions() == 2);
+    CHECK(c.is_connected());
+
+    c.stop();
+    REQUIRE(srv->rec.wait_for("phoenix", false));
+    CHECK(srv->rec.about("phoenix").back().reason == offline_reason::left);
+    work.reset();
+    t.join();
+}
