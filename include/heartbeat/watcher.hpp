@@ -633,14 +633,16 @@ private:
         {
             if (s->state == phase::closed)
                 return;
-            s->state = phase::closed;
-            s->timer.cancel();
-            detail::close_stream(s->stream);
-            s->out.fail_pending(net::error::operation_aborted);
+            const auto keep = s; // `s` may be the set's own element
+            keep->state = phase::closed;
+            // Count it gone before the peer can see the close.
             if (sessions.erase(s) != 0) {
                 std::lock_guard<std::mutex> lock(mu);
                 --session_count;
             }
+            s->timer.cancel();
+            detail::close_stream(s->stream);
+            s->out.fail_pending(net::error::operation_aborted);
         }
 
         // ---- accepting ------------------------------------------------------

@@ -378,3 +378,49 @@ TEST_CASE("loopback: a reconnecting client comes back after the server restarts"
     work.reset();
     t.join();
 }
+
+TEST_CASE("loopback: 40 clients on a 4-thread io_context", "[loopback][threads]")
+{
+    server srv(fast_watcher_options(), 0, 4);
+    std::vector<std::unique_ptr<client>> clients;
+    for (int i = 0; i < 40; ++i) {
+        clients.push_back(std::make_unique<client>(srv, "peer-" + std::to_string(i)));
+        clients.back()->run();
+    }
+    REQUIRE(srv.rec.wait([](const std::vector<observed>& evs) { return evs.size() >= 40; }));
+    CHECK(srv.watcher().online_count() == 40);
+    CHECK(srv.watcher().snapshot().size() == 40);
+
+    // Queries and pushes from this thread while the io threads work.
+    for (int i = 0; i < 40; ++i) {
+        CHECK(srv.watcher().is_online("peer-" + std::to_string(i)));
+        srv.watcher().send("peer-" + std::to_string(i), "ping");
+    }
+    srv.watcher().broadcast("all");
+
+    // A third leave, a third drop their connection, a third go on beating.
+    for (int i = 0; i < 40; ++i) {
+        if (i % 3 == 0)
+            clients[i]->p->leave();
+        else if (i % 3 == 1)
+            clients[i]->p->stop();
+    }
+    REQUIRE(srv.rec.wait([](const std::vector<observed>& evs) { return evs.size() >= 40 + 27; }));
+    for (int i = 0; i < 40; ++i) {
+        const auto evs = srv.rec.about("peer-" + std::to_string(i));
+        if (i % 3 == 2) {
+            CHECK(evs.size() == 1);
+            continue;
+        }
+        REQUIRE(evs.size() == 2);
+        CHECK(evs[0].online);
+        CHECK(evs[1].reason == (i % 3 == 0 ? offline_reason::left : offline_reason::disconnected));
+    }
+    CHECK(srv.watcher().online_count() == 13);
+    // The server stops: the remaining clients are told why.
+    srv.watcher().stop();
+    for (int i = 0; i < 40; ++i)
+        if (i % 3 == 2)
+            CHECK(outcome(clients[i]->done) == error::shutting_down);
+    CHECK(srv.rec.wait([](const std::vector<observed>& evs) { return evs.size() == 80; }));
+}
