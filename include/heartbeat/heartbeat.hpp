@@ -8,6 +8,7 @@
 #include <heartbeat/client.hpp>
 #include <heartbeat/core.hpp>
 #include <heartbeat/error.hpp>
+#include <heartbeat/keepalive.hpp>
 #include <heartbeat/pulse.hpp>
 #include <heartbeat/sweeper.hpp>
 #include <heartbeat/watcher.hpp>

@@ -8,9 +8,10 @@
 #include <heartbeat/detail/send_queue.hpp>
 #include <heartbeat/detail/stream.hpp>
 #include <heartbeat/error.hpp>
-#include <heartbeat/sweeper.hpp>
+#include <heartbeat/detail/live_registry.hpp>
 #include <heartbeat/wire/decoder.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -188,39 +189,33 @@ public:
 
     bool is_online(const Key& id) const
     {
-        std::lock_guard<std::mutex> lock(impl_->mu);
-        return impl_->reg.is_online(id);
+        return impl_->table.locked([&](const registry_type& r) { return r.is_online(id); });
     }
 
     std::optional<time_point> last_seen(const Key& id) const
     {
-        std::lock_guard<std::mutex> lock(impl_->mu);
-        return impl_->reg.last_seen(id);
+        return impl_->table.locked([&](const registry_type& r) { return r.last_seen(id); });
     }
 
     std::optional<peer_info> info(const Key& id) const
     {
-        std::lock_guard<std::mutex> lock(impl_->mu);
-        return impl_->reg.info(id);
+        return impl_->table.locked([&](const registry_type& r) { return r.info(id); });
     }
 
     std::vector<peer_info> snapshot() const
     {
-        std::lock_guard<std::mutex> lock(impl_->mu);
-        return impl_->reg.snapshot();
+        return impl_->table.locked([&](const registry_type& r) { return r.snapshot(); });
     }
 
     std::size_t online_count() const
     {
-        std::lock_guard<std::mutex> lock(impl_->mu);
-        return impl_->reg.online_count();
+        return impl_->table.locked([&](const registry_type& r) { return r.online_count(); });
     }
 
     /// Connections open, including those still in the handshake.
     std::size_t session_count() const
     {
-        std::lock_guard<std::mutex> lock(impl_->mu);
-        return impl_->session_count;
+        return impl_->session_count.load();
     }
 
 private:
@@ -257,38 +252,14 @@ private:
         offline_reason close_reason = offline_reason::disconnected;
     };
 
-    // What the sweeper drives: the registry, under the lock, with events
-    // delivered once the lock is released.
-    struct locked_registry {
-        using clock_type = typename watcher::clock_type;
-        using time_point = typename watcher::time_point;
-        impl* self;
-
-        std::optional<time_point> expire(time_point now)
-        {
-            std::optional<time_point> next;
-            {
-                std::lock_guard<std::mutex> lock(self->mu);
-                next = self->reg.expire(now);
-            }
-            self->deliver_events();
-            return next;
-        }
-
-        std::optional<time_point> next_deadline()
-        {
-            std::lock_guard<std::mutex> lock(self->mu);
-            return self->reg.next_deadline();
-        }
-    };
-
     struct impl : std::enable_shared_from_this<impl> {
         impl(const typename Stream::executor_type& ex, const options& o)
-            : strand(net::make_strand(ex)), opts(o), reg(make_registry_options(o)), target{this},
-              sweeper(strand, target)
+            : strand(net::make_strand(ex)), opts(o), table(strand, make_registry_options(o))
         {
-            reg.on_event([this](const typename registry_type::event_type& e) { on_registry_event(e); });
-            sweeper.start(); // idle until the first peer comes online
+            table.set_handler([this](const Key& key, transition kind, offline_reason reason) {
+                on_event(key, kind, reason);
+            });
+            table.start(); // idle until the first peer comes online
         }
 
         static typename registry_type::options make_registry_options(const options& o)
@@ -303,13 +274,10 @@ private:
 
         executor_type strand;
         options opts;
-        mutable std::mutex mu; // guards reg and session_count against other threads' queries
-        registry_type reg;
-        locked_registry target;
-        heartbeat::sweeper<locked_registry, executor_type> sweeper;
+        detail::live_registry<Key, Policy, executor_type> table;
         std::unordered_map<Key, std::shared_ptr<session>> online; // key -> owning session
         std::unordered_set<std::shared_ptr<session>> sessions;
-        std::size_t session_count = 0;
+        std::atomic<std::size_t> session_count{0};
         std::function<void(const Key&)> cb_online;
         std::function<void(const Key&, offline_reason)> cb_offline;
         std::function<void(const Key&, std::string_view)> cb_message;
@@ -317,38 +285,19 @@ private:
         std::function<void()> stop_accepting;
         bool stopped = false;
 
-        // Events are collected under the lock and delivered after it is
-        // released, so callbacks may query the watcher.
-        struct pending_event {
-            Key key;
-            transition kind;
-            offline_reason reason;
-        };
-        std::vector<pending_event> pending;
-
-        void on_registry_event(const typename registry_type::event_type& e)
+        // On the strand, in registry order, outside the lock.
+        void on_event(const Key& key, transition kind, offline_reason reason)
         {
-            pending.push_back({e.key, e.kind, e.reason});
-        }
-
-        void deliver_events()
-        {
-            while (!pending.empty()) {
-                auto batch = std::move(pending);
-                pending.clear();
-                for (auto& ev : batch) {
-                    if (ev.kind == transition::offline && ev.reason == offline_reason::timeout)
-                        on_timeout(ev.key);
-                    if (stopped && ev.reason != offline_reason::shutdown)
-                        continue;
-                    if (ev.kind == transition::online) {
-                        if (cb_online)
-                            cb_online(ev.key);
-                    }
-                    else if (cb_offline) {
-                        cb_offline(ev.key, ev.reason);
-                    }
-                }
+            if (kind == transition::offline && reason == offline_reason::timeout)
+                on_timeout(key);
+            if (stopped && reason != offline_reason::shutdown)
+                return;
+            if (kind == transition::online) {
+                if (cb_online)
+                    cb_online(key);
+            }
+            else if (cb_offline) {
+                cb_offline(key, reason);
             }
         }
 
@@ -363,10 +312,7 @@ private:
             // The registry already reported offline(timeout); forget the
             // record and close without a goodbye (the peer is not reading).
             online.erase(it);
-            {
-                std::lock_guard<std::mutex> lock(mu);
-                reg.remove(s->handle, offline_reason::timeout);
-            }
+            table.locked([&](registry_type& r) { return r.remove(s->handle, offline_reason::timeout); });
             s->key.reset();
             close_now(s);
         }
@@ -381,10 +327,7 @@ private:
             }
             auto s = std::make_shared<session>(std::move(stream), this->shared_from_this());
             sessions.insert(s);
-            {
-                std::lock_guard<std::mutex> lock(mu);
-                ++session_count;
-            }
+            ++session_count;
             s->timer.expires_after(opts.hello_timeout);
             s->timer.async_wait([s](const error_code& ec) {
                 if (ec || s->state != phase::hello)
@@ -411,15 +354,14 @@ private:
                 return;
             if (n != 0 && s->state == phase::online) {
                 // Every byte is a sign of life, not only BEAT frames.
-                std::lock_guard<std::mutex> lock(mu);
-                reg.touch(s->handle, clock_type::now());
+                table.locked([&](registry_type& r) { return r.touch(s->handle, clock_type::now()); });
             }
             if (n != 0 && s->state != phase::closing) {
                 const auto st = s->decoder.feed(s->read_buffer.data(), n, [&](const wire::frame_view& f) {
                     if (s->state == phase::hello || s->state == phase::online)
                         on_frame(s, f);
                 });
-                deliver_events();
+                table.deliver();
                 if (st != wire::decode_status::ok && s->state != phase::closed) {
                     fail(s, to_error(st));
                     return;
@@ -481,34 +423,31 @@ private:
                     return fail(s, error::duplicate_id);
                 auto old = it->second;
                 online.erase(it);
-                {
-                    std::lock_guard<std::mutex> lock(mu);
-                    reg.remove(old->handle, offline_reason::replaced);
-                }
+                table.locked([&](registry_type& r) { return r.remove(old->handle, offline_reason::replaced); });
                 old->key.reset();
                 const auto bye = wire::encode_goodbye(wire::goodbye_reason::replaced);
                 close_after(old, std::make_shared<std::vector<std::uint8_t>>(bye.begin(), bye.end()));
             }
+            const auto& detection = table.locked([](const registry_type& r) -> const auto& {
+                return r.policy().get_options();
+            });
             duration held{};
-            {
-                std::lock_guard<std::mutex> lock(mu);
-                s->handle = reg.touch(key, clock_type::now());
+            table.locked([&](registry_type& r) {
+                s->handle = r.touch(key, clock_type::now());
                 if (s->handle.valid())
-                    held = *reg.set_interval(s->handle, announced > duration::zero()
-                                                            ? announced
-                                                            : reg.policy().get_options().interval);
-            }
+                    held = *r.set_interval(s->handle, announced > duration::zero() ? announced : detection.interval);
+            });
             if (!s->handle.valid())
                 return fail(s, error::server_full);
             s->key.emplace(std::move(key));
             online.emplace(*s->key, s);
             s->state = phase::online;
             s->timer.cancel();
-            sweeper.rearm();
+            table.rearm();
 
             auto welcome = std::make_shared<std::vector<std::uint8_t>>();
             wire::append_welcome(*welcome,
-                                 {wire::protocol_version, static_cast<std::uint8_t>(std::min(reg.policy().get_options().misses, 255u)),
+                                 {wire::protocol_version, static_cast<std::uint8_t>(std::min(detection.misses, 255u)),
                                   static_cast<std::uint32_t>(std::max<long long>(
                                       1, std::chrono::duration_cast<std::chrono::milliseconds>(held).count()))});
             s->out.push(std::move(welcome));
@@ -601,12 +540,9 @@ private:
             auto it = online.find(*s->key);
             if (it != online.end() && it->second == s)
                 online.erase(it);
-            {
-                std::lock_guard<std::mutex> lock(mu);
-                reg.remove(s->handle, reason);
-            }
+            table.locked([&](registry_type& r) { return r.remove(s->handle, reason); });
             s->key.reset();
-            deliver_events();
+            table.deliver();
         }
 
         // Writes a last frame, then closes (or closes at close_timeout).
@@ -636,10 +572,8 @@ private:
             const auto keep = s; // `s` may be the set's own element
             keep->state = phase::closed;
             // Count it gone before the peer can see the close.
-            if (sessions.erase(s) != 0) {
-                std::lock_guard<std::mutex> lock(mu);
+            if (sessions.erase(s) != 0)
                 --session_count;
-            }
             s->timer.cancel();
             detail::close_stream(s->stream);
             s->out.fail_pending(net::error::operation_aborted);
@@ -678,7 +612,7 @@ private:
             if (stopped)
                 return;
             stopped = true;
-            sweeper.stop();
+            table.stop();
             if (stop_accepting)
                 stop_accepting();
             std::vector<std::shared_ptr<session>> all(sessions.begin(), sessions.end());
@@ -695,11 +629,8 @@ private:
                     close_now(s);
             }
             online.clear();
-            {
-                std::lock_guard<std::mutex> lock(mu);
-                reg.clear(offline_reason::shutdown);
-            }
-            deliver_events();
+            table.locked([](registry_type& r) { r.clear(offline_reason::shutdown); });
+            table.deliver();
             cb_online = nullptr;
             cb_offline = nullptr;
             cb_message = nullptr;

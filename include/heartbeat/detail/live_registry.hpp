@@ -1,0 +1,131 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_DETAIL_LIVE_REGISTRY_HPP
+#define HEARTBEAT_DETAIL_LIVE_REGISTRY_HPP
+
+#include <heartbeat/core/registry.hpp>
+#include <heartbeat/detail/config.hpp>
+#include <heartbeat/sweeper.hpp>
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace heartbeat::detail {
+
+/// A registry shared between a strand and other threads: the piece the
+/// watcher and the monitor have in common.
+///
+/// - Mutations and queries run under a mutex (`locked`), so any thread may
+///   query and the monitor may touch from any thread.
+/// - Events are queued under that mutex and handed to the event handler by
+///   `deliver()`, on the strand, outside the lock and in registry order, so
+///   handlers may call back in.
+/// - A sweeper on the strand expires peers at their deadlines.
+template <class Key, class Policy, class Executor>
+class live_registry {
+public:
+    using clock_type = typename Policy::clock_type;
+    using time_point = typename clock_type::time_point;
+    using duration = typename clock_type::duration;
+    using registry_type = registry<Key, clock_type, Policy>;
+    using event_handler = std::function<void(const Key&, transition, offline_reason)>;
+
+    live_registry(const Executor& strand, const typename registry_type::options& opts)
+        : reg_(opts), sweeper_(strand, *this)
+    {
+        reg_.on_event([this](const typename registry_type::event_type& e) {
+            pending_.push_back({e.key, e.kind, e.reason});
+        });
+    }
+
+    live_registry(const live_registry&) = delete;
+    live_registry& operator=(const live_registry&) = delete;
+
+    /// Called on the strand for every event, in order.
+    void set_handler(event_handler h) { handler_ = std::move(h); }
+
+    /// Runs `f(registry&)` under the lock and returns what it returns.
+    template <class F>
+    decltype(auto) locked(F&& f)
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return std::forward<F>(f)(reg_);
+    }
+
+    template <class F>
+    decltype(auto) locked(F&& f) const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return std::forward<F>(f)(static_cast<const registry_type&>(reg_));
+    }
+
+    /// True if events wait for `deliver()`.
+    bool has_pending() const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return !pending_.empty();
+    }
+
+    /// On the strand: hands queued events to the handler.
+    void deliver()
+    {
+        for (;;) {
+            std::vector<pending_event> batch;
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                if (pending_.empty())
+                    return;
+                batch.swap(pending_);
+            }
+            for (const auto& ev : batch)
+                if (handler_)
+                    handler_(ev.key, ev.kind, ev.reason);
+        }
+    }
+
+    /// On the strand: start or stop expiring peers.
+    void start() { sweeper_.start(); }
+    void stop() { sweeper_.stop(); }
+
+    /// On the strand, after a peer came online or an interval shrank.
+    void rearm() { sweeper_.rearm(); }
+
+    // ---- what the sweeper drives ------------------------------------------
+
+    std::optional<time_point> expire(time_point now)
+    {
+        std::optional<time_point> next;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            next = reg_.expire(now);
+        }
+        deliver();
+        return next;
+    }
+
+    std::optional<time_point> next_deadline()
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return reg_.next_deadline();
+    }
+
+private:
+    struct pending_event {
+        Key key;
+        transition kind;
+        offline_reason reason;
+    };
+
+    mutable std::mutex mu_;
+    registry_type reg_;
+    std::vector<pending_event> pending_;
+    event_handler handler_;
+    sweeper<live_registry, Executor> sweeper_;
+};
+
+} // namespace heartbeat::detail
+
+#endif
