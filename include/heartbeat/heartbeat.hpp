@@ -9,6 +9,7 @@
 #include <heartbeat/core.hpp>
 #include <heartbeat/error.hpp>
 #include <heartbeat/keepalive.hpp>
+#include <heartbeat/observer.hpp>
 #include <heartbeat/pulse.hpp>
 #include <heartbeat/sweeper.hpp>
 #include <heartbeat/watcher.hpp>

@@ -275,7 +275,7 @@ private:
                 arm_watchdog();
             }
             if (ec)
-                return finish(ec);
+                return finish(ph == phase::leaving ? error_code() : ec);
             read();
         }
 
@@ -438,8 +438,13 @@ private:
                 ++beats_sent;
                 arm_watchdog();
             }
-            if (ph == phase::leaving && out.empty())
-                return finish(error_code{});
+            if (ph == phase::leaving && out.empty()) {
+                // GOODBYE is out: half-close and read on until the server
+                // closes, so no unread byte turns our close into a reset
+                // that could overtake the goodbye.
+                detail::shutdown_send(stream);
+                return;
+            }
             flush();
         }
 

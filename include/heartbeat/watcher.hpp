@@ -212,6 +212,18 @@ public:
         return impl_->table.locked([&](const registry_type& r) { return r.online_count(); });
     }
 
+    /// The round-trip time to peer `id` as the kernel estimates it for the
+    /// TCP connection beneath (sampled when beats arrive, at most once a
+    /// second); nothing for other transports or before the first beat.
+    std::optional<std::chrono::microseconds> rtt(const Key& id) const
+    {
+        std::lock_guard<std::mutex> lock(impl_->rtt_mu);
+        auto it = impl_->rtts.find(id);
+        if (it == impl_->rtts.end())
+            return std::nullopt;
+        return it->second;
+    }
+
     /// Connections open, including those still in the handshake.
     std::size_t session_count() const
     {
@@ -248,6 +260,7 @@ private:
         detail::send_queue out;
         std::optional<Key> key;
         peer_handle handle;
+        std::optional<time_point> rtt_sampled;
         phase state = phase::hello;
         offline_reason close_reason = offline_reason::disconnected;
     };
@@ -278,6 +291,8 @@ private:
         std::unordered_map<Key, std::shared_ptr<session>> online; // key -> owning session
         std::unordered_set<std::shared_ptr<session>> sessions;
         std::atomic<std::size_t> session_count{0};
+        mutable std::mutex rtt_mu; // guards rtts, read by queries from any thread
+        std::unordered_map<Key, std::chrono::microseconds> rtts;
         std::function<void(const Key&)> cb_online;
         std::function<void(const Key&, offline_reason)> cb_offline;
         std::function<void(const Key&, std::string_view)> cb_message;
@@ -313,6 +328,7 @@ private:
             // record and close without a goodbye (the peer is not reading).
             online.erase(it);
             table.locked([&](registry_type& r) { return r.remove(s->handle, offline_reason::timeout); });
+            forget_rtt(key);
             s->key.reset();
             close_now(s);
         }
@@ -395,6 +411,7 @@ private:
                 const auto echo = wire::encode_echo(seq);
                 s->out.push_urgent(echo.data(), echo.size());
                 flush(s);
+                sample_rtt(s);
                 return;
             }
             case wire::frame_type::data:
@@ -404,6 +421,18 @@ private:
             case wire::frame_type::goodbye:
                 return end(s, offline_reason::left);
             default: return fail(s, error::protocol_error);
+            }
+        }
+
+        void sample_rtt(const std::shared_ptr<session>& s)
+        {
+            const time_point now = clock_type::now();
+            if (s->rtt_sampled && now - *s->rtt_sampled < std::chrono::seconds(1))
+                return;
+            s->rtt_sampled = now;
+            if (const auto rtt = detail::kernel_rtt(s->stream)) {
+                std::lock_guard<std::mutex> lock(rtt_mu);
+                rtts[*s->key] = *rtt;
             }
         }
 
@@ -424,6 +453,7 @@ private:
                 auto old = it->second;
                 online.erase(it);
                 table.locked([&](registry_type& r) { return r.remove(old->handle, offline_reason::replaced); });
+                forget_rtt(key);
                 old->key.reset();
                 const auto bye = wire::encode_goodbye(wire::goodbye_reason::replaced);
                 close_after(old, std::make_shared<std::vector<std::uint8_t>>(bye.begin(), bye.end()));
@@ -541,8 +571,15 @@ private:
             if (it != online.end() && it->second == s)
                 online.erase(it);
             table.locked([&](registry_type& r) { return r.remove(s->handle, reason); });
+            forget_rtt(*s->key);
             s->key.reset();
             table.deliver();
+        }
+
+        void forget_rtt(const Key& key)
+        {
+            std::lock_guard<std::mutex> lock(rtt_mu);
+            rtts.erase(key);
         }
 
         // Writes a last frame, then closes (or closes at close_timeout).

@@ -112,7 +112,7 @@ private:
 using watcher_type = heartbeat::watcher<tcp::socket>;
 using pulse_type = heartbeat::pulse<tcp::socket>;
 
-inline watcher_type::options fast_watcher_options(std::chrono::milliseconds interval = 20ms, unsigned misses = 3)
+inline watcher_type::options fast_watcher_options(std::chrono::milliseconds interval = 50ms, unsigned misses = 3)
 {
     watcher_type::options o;
     o.detection.interval = interval;
@@ -196,7 +196,7 @@ inline heartbeat::error_code outcome(std::future<void>& f, steady::duration time
 /// A pulse connected to `srv`, running on the server's io_context.
 class client {
 public:
-    client(server& srv, const std::string& id, std::chrono::milliseconds interval = 20ms,
+    client(server& srv, const std::string& id, std::chrono::milliseconds interval = 50ms,
            std::string credential = {})
     {
         tcp::socket s(srv.io());

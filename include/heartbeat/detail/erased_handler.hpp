@@ -12,19 +12,18 @@
 
 namespace heartbeat::detail {
 
-/// A move-only, type-erased completion handler that keeps its associated
-/// executor busy until it runs, and runs there (never inside the function
-/// that completes it). Needed because completion handlers (use_awaitable's
+/// A move-only, type-erased completion handler that keeps the I/O executor
+/// busy until it runs, and runs on its associated executor (never inside
+/// the function that completes it). Needed because completion handlers (use_awaitable's
 /// among them) are move-only and C++17 has no move-only std::function.
 template <class... Args>
 class erased_handler {
 public:
     erased_handler() = default;
 
-    template <class Handler, class DefaultExecutor>
-    erased_handler(Handler&& h, const DefaultExecutor& fallback)
-        : impl_(std::make_unique<impl<std::decay_t<Handler>, DefaultExecutor>>(
-              std::forward<Handler>(h), fallback))
+    template <class Handler, class IoExecutor>
+    erased_handler(Handler&& h, const IoExecutor& io)
+        : impl_(std::make_unique<impl<std::decay_t<Handler>, IoExecutor>>(std::forward<Handler>(h), io))
     {
     }
 
@@ -43,32 +42,32 @@ private:
         virtual void post(std::unique_ptr<base> self, Args... args) = 0;
     };
 
-    template <class Handler, class DefaultExecutor>
+    template <class Handler, class IoExecutor>
     struct impl final : base {
-        impl(Handler&& h, const DefaultExecutor& fallback)
-            : work(net::prefer(net::get_associated_executor(h, fallback),
-                               net::execution::outstanding_work.tracked)),
-              handler(std::move(h))
+        impl(Handler&& h, const IoExecutor& io)
+            : work(net::prefer(io, net::execution::outstanding_work.tracked)), handler(std::move(h))
         {
         }
 
+        // Like Asio's own operations: the completion is posted through the
+        // I/O executor and from there dispatched to the handler's associated
+        // executor, so it never runs inside the completing call and no
+        // executor spawns threads of its own for it.
         void post(std::unique_ptr<base> self, Args... args) override
         {
-            auto ex = work;
-            auto alloc = net::get_associated_allocator(handler);
-            net::execution::execute(
-                net::prefer(ex, net::execution::blocking.never, net::execution::allocator(alloc)),
-                [h = std::move(handler), t = std::make_tuple(std::move(args)...)]() mutable {
-                    std::apply(std::move(h), std::move(t));
-                });
+            auto target = net::get_associated_executor(handler, work);
+            auto io = work;
+            net::post(io, net::bind_executor(std::move(target),
+                                             [h = std::move(handler),
+                                              t = std::make_tuple(std::move(args)...)]() mutable {
+                                                 std::apply(std::move(h), std::move(t));
+                                             }));
             self.reset();
         }
 
-        // prefer() hands an executor without the property back as it came,
-        // possibly as a reference: store a value.
-        std::decay_t<decltype(net::prefer(
-            std::declval<net::associated_executor_t<Handler, DefaultExecutor>>(),
-            net::execution::outstanding_work.tracked))>
+        // prefer() may hand back its argument as a reference: store a value.
+        std::decay_t<decltype(net::prefer(std::declval<const IoExecutor&>(),
+                                          net::execution::outstanding_work.tracked))>
             work;
         Handler handler;
     };

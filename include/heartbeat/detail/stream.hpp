@@ -5,8 +5,16 @@
 
 #include <heartbeat/detail/config.hpp>
 
+#include <chrono>
+#include <optional>
 #include <type_traits>
 #include <utility>
+
+#if defined(__linux__)
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#endif
 
 namespace heartbeat::detail {
 
@@ -63,6 +71,62 @@ void close_stream(Stream& s) noexcept
         close_stream(s.next_layer());
     else
         static_assert(has_close<Stream>::value, "heartbeat: cannot find how to close this stream");
+}
+
+template <class T, class = void>
+struct has_shutdown : std::false_type {
+};
+template <class T>
+struct has_shutdown<T, std::void_t<decltype(std::declval<T&>().shutdown(net::socket_base::shutdown_send,
+                                                                       std::declval<error_code&>()))>>
+    : std::true_type {
+};
+
+/// Half-closes the transport under any stream (no more sends; reads go on),
+/// so a goodbye is followed by an orderly close instead of a reset. A
+/// stream with no socket beneath is left as it is.
+template <class Stream>
+void shutdown_send(Stream& s) noexcept
+{
+    error_code ignored;
+    if constexpr (has_shutdown<Stream>::value)
+        s.shutdown(net::socket_base::shutdown_send, ignored);
+    else if constexpr (has_lowest_layer<Stream>::value)
+        shutdown_send(s.lowest_layer());
+    else if constexpr (has_next_layer<Stream>::value)
+        shutdown_send(s.next_layer());
+}
+
+template <class T, class = void>
+struct has_native_handle : std::false_type {
+};
+template <class T>
+struct has_native_handle<T, std::void_t<decltype(std::declval<T&>().native_handle())>> : std::true_type {
+};
+
+/// The kernel's smoothed round-trip estimate for the TCP connection under
+/// `s` (Linux TCP_INFO), or nothing for other transports and systems.
+template <class Stream>
+std::optional<std::chrono::microseconds> kernel_rtt(Stream& s) noexcept
+{
+    if constexpr (has_lowest_layer<Stream>::value && !std::is_same_v<decltype(s.lowest_layer()), Stream&>)
+        return kernel_rtt(s.lowest_layer());
+    else if constexpr (has_native_handle<Stream>::value
+                       && std::is_integral_v<std::decay_t<decltype(s.native_handle())>>) {
+#if defined(__linux__)
+        tcp_info info{};
+        socklen_t len = sizeof(info);
+        if (::getsockopt(static_cast<int>(s.native_handle()), IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+            return std::nullopt;
+        return std::chrono::microseconds(info.tcpi_rtt);
+#else
+        return std::nullopt;
+#endif
+    }
+    else if constexpr (has_next_layer<Stream>::value)
+        return kernel_rtt(s.next_layer());
+    else
+        return std::nullopt;
 }
 
 } // namespace heartbeat::detail
