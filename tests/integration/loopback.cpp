@@ -122,7 +122,9 @@ TEST_CASE("loopback: a client detects a silent server", "[loopback]")
     o.id = "carol";
     o.interval = 20ms;
     pulse_type p(std::move(s), o);
-    auto done = p.async_run(net::use_future);
+    std::promise<heartbeat::error_code> result;
+    auto done = result.get_future();
+    p.async_run([&](heartbeat::error_code ec) { result.set_value(ec); });
     std::thread io_thread([&] { io.run(); });
 
     // Play the server by hand: read HELLO, WELCOME it, then never answer.
