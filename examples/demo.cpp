@@ -143,6 +143,21 @@ int main(int argc, char** argv)
     std::map<std::string, peer_view> peers;
     std::map<std::string, clock_type::time_point> acted;  // when the script touched a peer
     std::map<std::string, std::vector<long long>> took;   // detection times by reason
+    std::vector<std::string> recent;  // the last events, shown under the live table
+    auto log_line = [&](const std::string& line) {
+        if (!live_table) {
+            std::printf("%s\n", line.c_str());
+            return;
+        }
+        recent.push_back(line);
+        if (recent.size() > 8)
+            recent.erase(recent.begin());
+    };
+    auto format = [](auto... args) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf, args...);
+        return std::string(buf);
+    };
     bool finishing = false;  // the closing stop is not part of the story
     std::size_t online_at_end = 0;
     int online_events = 0;
@@ -153,8 +168,8 @@ int main(int argc, char** argv)
         const bool back = peers[id].state == "offline";
         peers[id] = {"online", "", clock_type::now()};
         if (back || !live_table)
-            std::printf("%6lld ms  %s online%s\n", millis(clock_type::now() - start), id.c_str(),
-                        back ? " again" : "");
+            log_line(format("%6lld ms  %s online%s", millis(clock_type::now() - start), id.c_str(),
+                            back ? " again" : ""));
     });
     server.on_offline([&](const std::string& id, offline_reason reason) {
         if (finishing)
@@ -168,9 +183,11 @@ int main(int argc, char** argv)
             after = millis(now - it->second);
         took[why].push_back(after);
         peers[id] = {"offline", why, now};
-        std::printf("%6lld ms  %s offline (%s), noticed %lld ms after it %s\n", millis(now - start), id.c_str(),
-                    why.c_str(), after,
-                    reason == offline_reason::timeout ? "hung" : reason == offline_reason::left ? "left" : "dropped");
+        log_line(format("%6lld ms  %s offline (%s), noticed %lld ms after it %s", millis(now - start), id.c_str(),
+                        why.c_str(), after,
+                        reason == offline_reason::timeout ? "hung"
+                        : reason == offline_reason::left  ? "left"
+                                                          : "dropped"));
     });
 
     std::printf("heartbeat demo: %d clients, beats every %lld ms, offline after %u missed (%lld ms)\n\n",
@@ -210,7 +227,7 @@ int main(int argc, char** argv)
         });
     };
     auto note = [&](const char* what) {
-        std::printf("%6lld ms  --- %s\n", millis(clock_type::now() - start), what);
+        log_line(format("%6lld ms  --- %s", millis(clock_type::now() - start), what));
     };
     schedule(at(4), [&] {
         note("10 clients hang (sockets stay open)");
@@ -256,12 +273,15 @@ int main(int argc, char** argv)
                 char rtt_s[16] = "    -";
                 if (rtt && info)
                     std::snprintf(rtt_s, sizeof rtt_s, "%5lld", static_cast<long long>(rtt->count()));
-                std::printf("%s %-7s %-8s %s %s  ", id.c_str(), v.state.c_str(),
+                std::printf("%s %-7s %-12s %s %s  ", id.c_str(), v.state.c_str(),
                             v.note.empty() ? "" : v.note.c_str(), seen, rtt_s);
             }
             std::printf("\n");
         }
-        std::printf("\ncolumns: id, state, reason, last seen (ms ago), kernel RTT (us)\n");
+        std::printf("\ncolumns: id, state, reason, last seen (ms ago), kernel RTT (us)\n\n");
+        for (const auto& line : recent)
+            std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
     };
     net::steady_timer refresh(io);
     std::function<void()> tick = [&] {
