@@ -310,6 +310,8 @@ private:
                 wire::goodbye_reason r{};
                 if (wire::parse_goodbye(f, r) != wire::decode_status::ok)
                     return finish(error::protocol_error);
+                if (ph == phase::leaving)
+                    return finish(error_code{}); // we were leaving anyway
                 return finish(r == wire::goodbye_reason::replaced        ? error::replaced
                               : r == wire::goodbye_reason::shutting_down ? error::shutting_down
                                                                          : error::peer_left);

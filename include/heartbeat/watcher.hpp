@@ -558,6 +558,7 @@ private:
         {
             if (s->state == phase::closed)
                 return;
+            s->state = phase::closing; // callbacks run by release_key see it ending
             release_key(s, reason);
             close_now(s);
         }
