@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages heartbeat needs, if any are missing.
 #   install-deps.sh demo   compiler, CMake, Ninja, standalone Asio
-#   install-deps.sh test   + Catch2 (v2)
+#   install-deps.sh test   + Catch2 (v2), OpenSSL headers (the TLS tests)
 #   install-deps.sh ci     + clang, Boost (for the Boost.Asio build)
 set -euo pipefail
 profile=${1:-test}
@@ -9,8 +9,8 @@ profile=${1:-test}
 packages=(g++ cmake ninja-build libasio-dev)
 case $profile in
 demo) ;;
-test) packages+=(catch2) ;;
-ci) packages+=(catch2 clang libboost-dev) ;;
+test) packages+=(catch2 libssl-dev) ;;
+ci) packages+=(catch2 libssl-dev clang libboost-dev) ;;
 *) echo "usage: $0 demo|test|ci" >&2; exit 2 ;;
 esac
 

@@ -98,10 +98,11 @@ void shutdown_send(Stream& s) noexcept
 }
 
 template <class T, class = void>
-struct has_native_handle : std::false_type {
+struct has_integral_native_handle : std::false_type {
 };
 template <class T>
-struct has_native_handle<T, std::void_t<decltype(std::declval<T&>().native_handle())>> : std::true_type {
+struct has_integral_native_handle<T, std::void_t<decltype(std::declval<T&>().native_handle())>>
+    : std::is_integral<std::decay_t<decltype(std::declval<T&>().native_handle())>> {
 };
 
 /// The kernel's smoothed round-trip estimate for the TCP connection under
@@ -109,10 +110,7 @@ struct has_native_handle<T, std::void_t<decltype(std::declval<T&>().native_handl
 template <class Stream>
 std::optional<std::chrono::microseconds> kernel_rtt(Stream& s) noexcept
 {
-    if constexpr (has_lowest_layer<Stream>::value && !std::is_same_v<decltype(s.lowest_layer()), Stream&>)
-        return kernel_rtt(s.lowest_layer());
-    else if constexpr (has_native_handle<Stream>::value
-                       && std::is_integral_v<std::decay_t<decltype(s.native_handle())>>) {
+    if constexpr (has_integral_native_handle<Stream>::value) {
 #if defined(__linux__)
         tcp_info info{};
         socklen_t len = sizeof(info);
@@ -123,6 +121,8 @@ std::optional<std::chrono::microseconds> kernel_rtt(Stream& s) noexcept
         return std::nullopt;
 #endif
     }
+    else if constexpr (has_lowest_layer<Stream>::value)
+        return kernel_rtt(s.lowest_layer());
     else if constexpr (has_next_layer<Stream>::value)
         return kernel_rtt(s.next_layer());
     else

@@ -1,0 +1,170 @@
+// The components over streams other than TCP: an in-memory pair with
+// failure injection, and Unix-domain sockets.
+#include <heartbeat/heartbeat.hpp>
+
+#include "../support/test_stream.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+namespace net = heartbeat::net;
+using namespace std::chrono_literals;
+using heartbeat::offline_reason;
+using heartbeat_test::test_stream;
+
+// Runs handlers until `done()` holds or `timeout` passes.
+template <class Pred>
+bool run_until(net::io_context& io, Pred done, std::chrono::steady_clock::duration timeout = 5s)
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        io.restart();
+        io.run_one_for(10ms);
+    }
+    return done();
+}
+
+struct events {
+    std::vector<std::string> log;
+    template <class Watcher>
+    void attach(Watcher& w)
+    {
+        w.on_online([this](const std::string& k) { log.push_back("online " + k); });
+        w.on_offline([this](const std::string& k, offline_reason r) {
+            log.push_back("offline " + k + " " + std::string(heartbeat::to_string(r)));
+        });
+        w.on_message([this](const std::string& k, std::string_view m) { log.push_back("message " + k + " " + std::string(m)); });
+    }
+};
+
+template <class Stream>
+typename heartbeat::watcher<Stream>::options fast()
+{
+    typename heartbeat::watcher<Stream>::options o;
+    o.detection.interval = 20ms;
+    o.detection.min_interval = 10ms;
+    return o;
+}
+
+template <class Stream>
+typename heartbeat::pulse<Stream>::options client_options(const char* id)
+{
+    typename heartbeat::pulse<Stream>::options o;
+    o.id = id;
+    o.interval = 20ms;
+    return o;
+}
+} // namespace
+
+TEST_CASE("in-memory stream: handshake, beats, data, then an injected write failure", "[streams]")
+{
+    net::io_context io;
+    auto [server_end, client_end] = test_stream::make_pair(io.get_executor());
+    heartbeat::watcher<test_stream> w(io, fast<test_stream>());
+    events ev;
+    ev.attach(w);
+    w.adopt(std::move(server_end));
+
+    heartbeat::pulse<test_stream> p(std::move(client_end), client_options<test_stream>("mem"));
+    std::vector<std::string> client_got;
+    p.on_message([&](std::string_view m) { client_got.emplace_back(m); });
+    std::optional<heartbeat::error_code> ended;
+    p.async_run([&](heartbeat::error_code ec) { ended = ec; });
+
+    REQUIRE(run_until(io, [&] { return p.echoes_received() >= 3; }));
+    CHECK(ev.log == std::vector<std::string>{"online mem"});
+    std::optional<heartbeat::error_code> sent;
+    p.async_send("over memory", [&](heartbeat::error_code ec) { sent = ec; });
+    w.send("mem", "back");
+    REQUIRE(run_until(io, [&] { return sent && client_got.size() == 1 && ev.log.size() == 2; }));
+    CHECK_FALSE(*sent);
+    CHECK(ev.log.back() == "message mem over memory");
+    CHECK(client_got.front() == "back");
+
+    // The client's next write fails: its session ends with that error and
+    // the server sees the connection go.
+    p.next_layer().fail_next_write(net::error::connection_reset);
+    REQUIRE(run_until(io, [&] { return ended.has_value() && ev.log.size() == 3; }));
+    CHECK(*ended == net::error::connection_reset);
+    CHECK(ev.log.back() == "offline mem disconnected");
+    w.stop();
+}
+
+TEST_CASE("in-memory stream: a failed read on the server is a disconnect", "[streams]")
+{
+    net::io_context io;
+    auto [server_end, client_end] = test_stream::make_pair(io.get_executor());
+    // Arm the failure on the server's end before the watcher owns it: its
+    // first read fails.
+    server_end.fail_next_read(net::error::connection_aborted);
+    heartbeat::watcher<test_stream> w(io, fast<test_stream>());
+    events ev;
+    ev.attach(w);
+    w.adopt(std::move(server_end));
+    heartbeat::pulse<test_stream> p(std::move(client_end), client_options<test_stream>("mem"));
+    std::optional<heartbeat::error_code> ended;
+    p.async_run([&](heartbeat::error_code ec) { ended = ec; });
+    REQUIRE(run_until(io, [&] { return ended.has_value(); }));
+    CHECK(*ended == net::error::eof);  // closed before any WELCOME
+    CHECK(ev.log.empty());            // never got in, so never reported
+    CHECK(w.session_count() == 0);
+}
+
+TEST_CASE("in-memory stream: a server that goes quiet is lost", "[streams]")
+{
+    net::io_context io;
+    auto [server_end, client_end] = test_stream::make_pair(io.get_executor());
+    heartbeat::pulse<test_stream> p(std::move(client_end), client_options<test_stream>("mem"));
+    std::optional<heartbeat::error_code> ended;
+    p.async_run([&](heartbeat::error_code ec) { ended = ec; });
+    // Play a server that welcomes, then never answers.
+    std::vector<std::uint8_t> welcome;
+    heartbeat::wire::append_welcome(welcome, {heartbeat::wire::protocol_version, 2, 20});
+    net::async_write(server_end, net::buffer(welcome), [](heartbeat::error_code, std::size_t) {});
+    std::array<std::uint8_t, 256> sink{};
+    std::function<void()> drain = [&] {
+        server_end.async_read_some(net::buffer(sink), [&](heartbeat::error_code ec, std::size_t) {
+            if (!ec)
+                drain();
+        });
+    };
+    drain();
+    REQUIRE(run_until(io, [&] { return ended.has_value(); }));
+    CHECK(*ended == heartbeat::error::peer_lost);
+    CHECK(p.misses() == 2u);  // adopted from WELCOME
+    CHECK(p.beats_sent() >= 2u);
+}
+
+TEST_CASE("unix-domain sockets: the same session over local::stream_protocol", "[streams]")
+{
+    using local = net::local::stream_protocol;
+    const std::string path = "/tmp/heartbeat-test-" + std::to_string(::getpid()) + ".sock";
+    ::unlink(path.c_str());
+    net::io_context io;
+    local::acceptor acceptor(io, local::endpoint(path));
+    heartbeat::watcher<local::socket> w(io, fast<local::socket>());
+    events ev;
+    ev.attach(w);
+    w.accept_from(acceptor);
+
+    local::socket s(io);
+    s.connect(local::endpoint(path));
+    heartbeat::pulse<local::socket> p(std::move(s), client_options<local::socket>("unix"));
+    std::optional<heartbeat::error_code> ended;
+    p.async_run([&](heartbeat::error_code ec) { ended = ec; });
+    REQUIRE(run_until(io, [&] { return p.echoes_received() >= 2; }));
+    CHECK(ev.log == std::vector<std::string>{"online unix"});
+    CHECK_FALSE(w.rtt("unix").has_value());  // no TCP beneath, no kernel RTT
+    p.leave();
+    REQUIRE(run_until(io, [&] { return ended.has_value() && ev.log.size() == 2; }));
+    CHECK_FALSE(*ended);
+    CHECK(ev.log.back() == "offline unix left");
+    w.stop();
+    acceptor.close();
+    ::unlink(path.c_str());
+}
