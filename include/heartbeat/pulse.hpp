@@ -106,18 +106,20 @@ public:
     /// server's GOODBYE), a transport error, `operation_aborted` after
     /// stop(), or success after leave().
     ///
-    /// Call it once per pulse.
-    template <class CompletionToken = net::default_completion_token_t<executor_type>>
-    auto async_run(CompletionToken&& token = net::default_completion_token_t<executor_type>{})
+    /// Call it once per pulse. The default completion token is the stream
+    /// executor's (so a `use_awaitable_t<>::as_default_on_t<tcp::socket>`
+    /// stream makes `co_await pulse.async_run()` work).
+    template <class CompletionToken = net::default_completion_token_t<typename Stream::executor_type>>
+    auto async_run(CompletionToken&& token = net::default_completion_token_t<typename Stream::executor_type>{})
     {
         return net::async_initiate<CompletionToken, void(error_code)>(run_initiation{state_}, token);
     }
 
     /// Sends `bytes` as one DATA frame. Completion signature:
     /// `void(error_code)`, once written (or failed). The bytes are copied.
-    template <class CompletionToken = net::default_completion_token_t<executor_type>>
+    template <class CompletionToken = net::default_completion_token_t<typename Stream::executor_type>>
     auto async_send(std::string_view bytes,
-                    CompletionToken&& token = net::default_completion_token_t<executor_type>{})
+                    CompletionToken&& token = net::default_completion_token_t<typename Stream::executor_type>{})
     {
         auto frame = std::make_shared<std::vector<std::uint8_t>>(wire::header_size + bytes.size());
         wire::encode_header(frame->data(), wire::frame_type::data, std::min(bytes.size(), wire::max_encodable_payload));
