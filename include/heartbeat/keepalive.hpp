@@ -34,6 +34,13 @@ public:
 private:
     int value_ = 0;
 };
+
+#if defined(__linux__)
+using tcp_keepidle = int_socket_option<IPPROTO_TCP, TCP_KEEPIDLE>;
+using tcp_keepintvl = int_socket_option<IPPROTO_TCP, TCP_KEEPINTVL>;
+using tcp_keepcnt = int_socket_option<IPPROTO_TCP, TCP_KEEPCNT>;
+using tcp_user_timeout = int_socket_option<IPPROTO_TCP, TCP_USER_TIMEOUT>;
+#endif
 } // namespace detail
 
 /// Kernel-level liveness for a TCP socket: the layer beneath the
@@ -68,17 +75,13 @@ error_code set_tcp_keepalive(Socket& socket, const tcp_keepalive_options& o = {}
     if (ec)
         return ec;
 #if defined(__linux__)
-    using idle_opt = detail::int_socket_option<IPPROTO_TCP, TCP_KEEPIDLE>;
-    using interval_opt = detail::int_socket_option<IPPROTO_TCP, TCP_KEEPINTVL>;
-    using count_opt = detail::int_socket_option<IPPROTO_TCP, TCP_KEEPCNT>;
-    using user_timeout_opt = detail::int_socket_option<IPPROTO_TCP, TCP_USER_TIMEOUT>;
-    socket.set_option(idle_opt(static_cast<int>(o.idle.count())), ec);
+    socket.set_option(detail::tcp_keepidle(static_cast<int>(o.idle.count())), ec);
     if (!ec)
-        socket.set_option(interval_opt(static_cast<int>(o.interval.count())), ec);
+        socket.set_option(detail::tcp_keepintvl(static_cast<int>(o.interval.count())), ec);
     if (!ec)
-        socket.set_option(count_opt(o.count), ec);
+        socket.set_option(detail::tcp_keepcnt(o.count), ec);
     if (!ec && o.user_timeout.count() > 0)
-        socket.set_option(user_timeout_opt(static_cast<int>(o.user_timeout.count())), ec);
+        socket.set_option(detail::tcp_user_timeout(static_cast<int>(o.user_timeout.count())), ec);
 #else
     (void)o;
 #endif
@@ -92,14 +95,10 @@ tcp_keepalive_options get_tcp_keepalive(Socket& socket, error_code& ec)
 {
     tcp_keepalive_options o;
 #if defined(__linux__)
-    using idle_opt = detail::int_socket_option<IPPROTO_TCP, TCP_KEEPIDLE>;
-    using interval_opt = detail::int_socket_option<IPPROTO_TCP, TCP_KEEPINTVL>;
-    using count_opt = detail::int_socket_option<IPPROTO_TCP, TCP_KEEPCNT>;
-    using user_timeout_opt = detail::int_socket_option<IPPROTO_TCP, TCP_USER_TIMEOUT>;
-    idle_opt idle;
-    interval_opt interval;
-    count_opt count;
-    user_timeout_opt user_timeout;
+    detail::tcp_keepidle idle;
+    detail::tcp_keepintvl interval;
+    detail::tcp_keepcnt count;
+    detail::tcp_user_timeout user_timeout;
     socket.get_option(idle, ec);
     if (!ec)
         socket.get_option(interval, ec);

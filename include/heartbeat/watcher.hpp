@@ -189,27 +189,27 @@ public:
 
     bool is_online(const Key& id) const
     {
-        return impl_->table.locked([&](const registry_type& r) { return r.is_online(id); });
+        return impl_->table.is_online(id);
     }
 
     std::optional<time_point> last_seen(const Key& id) const
     {
-        return impl_->table.locked([&](const registry_type& r) { return r.last_seen(id); });
+        return impl_->table.last_seen(id);
     }
 
     std::optional<peer_info> info(const Key& id) const
     {
-        return impl_->table.locked([&](const registry_type& r) { return r.info(id); });
+        return impl_->table.info(id);
     }
 
     std::vector<peer_info> snapshot() const
     {
-        return impl_->table.locked([&](const registry_type& r) { return r.snapshot(); });
+        return impl_->table.snapshot();
     }
 
     std::size_t online_count() const
     {
-        return impl_->table.locked([&](const registry_type& r) { return r.online_count(); });
+        return impl_->table.online_count();
     }
 
     /// The round-trip time to peer `id` as the kernel estimates it for the

@@ -4,6 +4,8 @@
 
 #include "../support/test_stream.hpp"
 
+#include "../support/run_until.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -17,17 +19,7 @@ using namespace std::chrono_literals;
 using heartbeat::offline_reason;
 using heartbeat_test::test_stream;
 
-// Runs handlers until `done()` holds or `timeout` passes.
-template <class Pred>
-bool run_until(net::io_context& io, Pred done, std::chrono::steady_clock::duration timeout = 5s)
-{
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-        io.restart();
-        io.run_one_for(10ms);
-    }
-    return done();
-}
+using heartbeat_test::run_until;
 
 struct events {
     std::vector<std::string> log;

@@ -8,6 +8,8 @@
 #include <asio/ssl.hpp>
 #endif
 
+#include "../support/run_until.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <openssl/evp.h>
@@ -63,16 +65,7 @@ pem_pair make_self_signed()
     return {to_pem(cert_bio.get()), to_pem(key_bio.get())};
 }
 
-template <class Pred>
-bool run_until(net::io_context& io, Pred done, std::chrono::steady_clock::duration timeout = 10s)
-{
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-        io.restart();
-        io.run_one_for(10ms);
-    }
-    return done();
-}
+using heartbeat_test::run_until;
 } // namespace
 
 TEST_CASE("tls: watcher and pulse over ssl::stream<tcp::socket>", "[tls]")

@@ -62,6 +62,28 @@ public:
         return std::forward<F>(f)(static_cast<const registry_type&>(reg_));
     }
 
+    // Queries, for any thread.
+    bool is_online(const Key& id) const
+    {
+        return locked([&](const registry_type& r) { return r.is_online(id); });
+    }
+    std::optional<time_point> last_seen(const Key& id) const
+    {
+        return locked([&](const registry_type& r) { return r.last_seen(id); });
+    }
+    std::optional<typename registry_type::peer_info> info(const Key& id) const
+    {
+        return locked([&](const registry_type& r) { return r.info(id); });
+    }
+    std::vector<typename registry_type::peer_info> snapshot() const
+    {
+        return locked([](const registry_type& r) { return r.snapshot(); });
+    }
+    std::size_t online_count() const
+    {
+        return locked([](const registry_type& r) { return r.online_count(); });
+    }
+
     /// True if events wait for `deliver()`.
     bool has_pending() const
     {
