@@ -7,6 +7,8 @@
 // CMake target (HEARTBEAT_USE_BOOST_ASIO=ON) or by the user on the command
 // line, never here: every translation unit of a program must agree.
 #if defined(HEARTBEAT_USE_BOOST_ASIO)
+// Boost 1.74's awaitable.hpp uses std::exchange without including it.
+#include <utility>
 #include <boost/asio.hpp>
 #include <boost/system/error_code.hpp>
 namespace heartbeat {

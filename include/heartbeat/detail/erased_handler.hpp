@@ -44,8 +44,9 @@ private:
 
     template <class Handler, class IoExecutor>
     struct impl final : base {
-        impl(Handler&& h, const IoExecutor& io)
-            : work(net::prefer(io, net::execution::outstanding_work.tracked)), handler(std::move(h))
+        template <class H>
+        impl(H&& h, const IoExecutor& io)
+            : work(net::prefer(io, net::execution::outstanding_work.tracked)), handler(std::forward<H>(h))
         {
         }
 
