@@ -129,7 +129,9 @@ public:
 
     executor_type get_executor() const noexcept { return impl_->strand; }
 
-    /// Callbacks. Set them before adopting streams. They run on the strand.
+    /// Callbacks. Set them before adopting streams. They run on the strand
+    /// and may call any member function (send, queries, even stop); they
+    /// must not throw.
     void on_online(std::function<void(const Key&)> f) { impl_->cb_online = std::move(f); }
     void on_offline(std::function<void(const Key&, offline_reason)> f) { impl_->cb_offline = std::move(f); }
     void on_message(std::function<void(const Key&, std::string_view)> f) { impl_->cb_message = std::move(f); }
@@ -408,6 +410,10 @@ private:
                 std::uint32_t seq = 0;
                 if (wire::parse_sequence(f, seq) != wire::decode_status::ok)
                     return fail(s, error::protocol_error);
+                // A peer that beats but never reads would grow its echo
+                // queue without bound: it is held to the send queue limit.
+                if (s->out.bytes() + wire::header_size + 4 > opts.max_send_queue)
+                    return fail(s, error::send_queue_full);
                 const auto echo = wire::encode_echo(seq);
                 s->out.push_urgent(echo.data(), echo.size());
                 flush(s);
