@@ -442,3 +442,42 @@ TEST_CASE("loopback: 40 clients on a 4-thread io_context", "[loopback][threads]"
             CHECK(outcome(clients[i]->done) == error::shutting_down);
     CHECK(srv.rec.wait([](const std::vector<observed>& evs) { return evs.size() == 80; }));
 }
+
+TEST_CASE("loopback: a watcher with the phi-accrual policy", "[loopback][phi]")
+{
+    using phi_watcher = heartbeat::watcher<tcp::socket, std::string, heartbeat::phi_accrual<>>;
+    phi_watcher::options o;
+    o.detection.interval = 20ms;
+    o.detection.min_interval = 10ms;
+    o.detection.min_std_dev = 10ms;
+    o.detection.threshold = 8;
+    net::io_context io;
+    auto work = net::make_work_guard(io);
+    phi_watcher w(io, o);
+    recorder rec;
+    w.on_offline([&](const std::string& k, offline_reason r) { rec.offline(k, r); });
+    w.on_online([&](const std::string& k) { rec.online(k); });
+    tcp::acceptor acceptor(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    w.accept_from(acceptor);
+    std::thread io_thread([&] { io.run(); });
+    raw_peer peer;
+    peer.connect(acceptor.local_endpoint());
+    peer.send_hello("phi-peer", 20);
+    REQUIRE(peer.read_frame());
+    for (std::uint32_t i = 1; i <= 20; ++i) {
+        peer.send_beat(i);
+        std::this_thread::sleep_for(20ms);
+    }
+    const auto last = steady::now();
+    const auto off = rec.wait_for("phi-peer", false);
+    REQUIRE(off);
+    CHECK(off->reason == offline_reason::timeout);
+    // Learned mean ~20 ms, deviation floored at 10 ms: phi = 8 about 5
+    // deviations past the mean, ~70 ms after the last beat.
+    CHECK(ms_between(last, off->at) >= 20ms);
+    CHECK(ms_between(last, off->at) <= 70ms + slack);
+    w.stop();
+    work.reset();
+    io.stop();
+    io_thread.join();
+}

@@ -374,6 +374,20 @@ public:
         return make_info(slots_[h.index]);
     }
 
+    /// The suspicion level of an online peer at `now`, for policies that
+    /// have one (phi_accrual::phi); nothing for unknown or offline peers.
+    template <class P = Policy>
+    auto suspicion(const Key& key, time_point now) const
+        -> decltype(std::declval<const P&>().phi(std::declval<const typename P::peer_state&>(), now, now),
+                    std::optional<double>())
+    {
+        auto it = index_.find(key);
+        if (it == index_.end() || slots_[it->second].status != peer_status::online)
+            return std::nullopt;
+        const slot& s = slots_[it->second];
+        return policy_.phi(s.state, s.last_seen, now);
+    }
+
     /// Peers tracked, online or offline.
     std::size_t size() const noexcept { return index_.size(); }
     bool empty() const noexcept { return index_.empty(); }
