@@ -3,6 +3,7 @@
 #ifndef HEARTBEAT_PULSE_HPP
 #define HEARTBEAT_PULSE_HPP
 
+#include <heartbeat/core/fixed_misses.hpp>
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/erased_handler.hpp>
 #include <heartbeat/detail/send_queue.hpp>
@@ -17,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,10 +40,16 @@ namespace heartbeat {
 /// A beat never waits behind queued application DATA: it goes out in the
 /// next write, ahead of anything still queued.
 ///
+/// With an adaptive `Policy` (phi_accrual), the server is instead lost when
+/// the policy, fed with the arrival times of answers (the echo of the
+/// newest beat, or any other traffic), says so; `options::detection` holds
+/// its settings. With the default fixed_misses policy the rule above holds
+/// and `detection` is unused: N and the interval come from WELCOME.
+///
 /// @par Thread safety
 /// Every public function may be called from any thread; the work runs on
 /// the pulse's strand. Callbacks run on the strand.
-template <class Stream, class Clock = std::chrono::steady_clock>
+template <class Stream, class Clock = std::chrono::steady_clock, class Policy = fixed_misses<Clock>>
 class pulse {
     static_assert(detail::is_async_stream<Stream>::value,
                   "heartbeat::pulse: Stream must be an Asio async stream "
@@ -74,6 +82,8 @@ public:
         std::size_t read_buffer_size = 1024;
         /// How long leave() waits for GOODBYE to be written.
         duration close_timeout = std::chrono::seconds(1);
+        /// Settings of an adaptive detection policy (unused by fixed_misses).
+        typename Policy::options detection{};
     };
 
     pulse(Stream stream, options opts)
@@ -175,7 +185,8 @@ private:
     struct state : std::enable_shared_from_this<state> {
         state(Stream s, options o)
             : stream(std::move(s)), strand(net::make_strand(stream.get_executor())), opts(std::move(o)),
-              decoder(opts.max_frame), beat_timer(strand), watchdog(strand), read_buffer(opts.read_buffer_size)
+              decoder(opts.max_frame), beat_timer(strand), watchdog(strand), read_buffer(opts.read_buffer_size),
+              policy(opts.detection), learned(policy.initial_state())
         {
             interval_ticks = opts.interval.count();
             misses = opts.misses;
@@ -193,6 +204,12 @@ private:
         std::function<void(std::string_view)> cb_message;
         std::function<void(duration, unsigned)> cb_welcome;
         phase ph = phase::idle;
+
+        // What an adaptive policy has learned of the server's answers.
+        static constexpr bool counts_echoes = std::is_same_v<Policy, fixed_misses<Clock>>;
+        Policy policy;
+        typename Policy::peer_state learned;
+        time_point last_answer{};
 
         // Beats: queued (not yet written), in the write in flight, and
         // written but not yet answered (with the time the write completed).
@@ -274,7 +291,7 @@ private:
                 heard_this_interval = true;
             if (life && ph == phase::running) {
                 unanswered.clear();
-                arm_watchdog();
+                answered(Clock::now());
             }
             if (ec)
                 return finish(ph == phase::leaving ? error_code() : ec);
@@ -338,10 +355,18 @@ private:
             misses = w.misses;
             established = true;
             watchdog.cancel();
+            last_answer = Clock::now();
+            if constexpr (!counts_echoes) {
+                learned = policy.initial_state();
+                policy.set_interval(learned, iv);
+                policy.on_online(learned, last_answer);
+            }
             if (cb_welcome)
                 cb_welcome(iv, w.misses);
-            if (ph == phase::running)
+            if (ph == phase::running) {
                 schedule_beat();
+                arm_watchdog();
+            }
         }
 
         // Echoes are matched by sequence number: an echo answers its beat
@@ -350,11 +375,27 @@ private:
         {
             ++echoes;
             const time_point now = Clock::now();
+            const bool newest = !unanswered.empty() && unanswered.back().seq == seq;
             while (!unanswered.empty() && static_cast<std::int32_t>(unanswered.front().seq - seq) <= 0) {
                 if (unanswered.front().seq == seq)
                     record_rtt(now - unanswered.front().written);
                 unanswered.pop_front();
             }
+            if (newest)
+                answered(now);
+            else
+                arm_watchdog();
+        }
+
+        // The server has answered everything we sent: an arrival for an
+        // adaptive policy.
+        void answered(time_point now)
+        {
+            if constexpr (!counts_echoes) {
+                if (now > last_answer)
+                    policy.on_beat(learned, last_answer, now);
+            }
+            last_answer = std::max(last_answer, now);
             arm_watchdog();
         }
 
@@ -393,18 +434,25 @@ private:
             schedule_beat();
         }
 
-        // The watchdog fires when the misses-th unanswered beat's echo is
-        // overdue: its write completed more than one interval ago.
+        // With fixed misses the watchdog fires when the misses-th unanswered
+        // beat's echo is overdue: its write completed more than one interval
+        // ago.
         void arm_watchdog()
         {
             if (ph != phase::running)
                 return;
-            const unsigned n = misses.load();
-            if (unanswered.size() < n) {
-                watchdog.cancel();
-                return;
+            if constexpr (counts_echoes) {
+                const unsigned n = misses.load();
+                if (unanswered.size() < n) {
+                    watchdog.cancel();
+                    return;
+                }
+                watchdog.expires_at(unanswered[n - 1].written + current_interval());
             }
-            watchdog.expires_at(unanswered[n - 1].written + current_interval());
+            else {
+                // Lost when the policy gives up on the last answer.
+                watchdog.expires_at(policy.offline_at(learned, last_answer));
+            }
             watchdog.async_wait([self = this->shared_from_this()](const error_code& ec) {
                 if (!ec && self->ph == phase::running)
                     self->finish(error::peer_lost);

@@ -160,3 +160,57 @@ TEST_CASE("unix-domain sockets: the same session over local::stream_protocol", "
     acceptor.close();
     ::unlink(path.c_str());
 }
+
+TEST_CASE("in-memory stream: a pulse with the phi-accrual policy learns the server and notices it stop",
+          "[streams][phi]")
+{
+    using phi_pulse = heartbeat::pulse<test_stream, std::chrono::steady_clock, heartbeat::phi_accrual<>>;
+    net::io_context io;
+    auto [server_end, client_end] = test_stream::make_pair(io.get_executor());
+    phi_pulse::options o;
+    o.id = "adaptive";
+    o.interval = 20ms;
+    o.detection.min_std_dev = 5ms;
+    o.detection.min_interval = 10ms;
+    phi_pulse p(std::move(client_end), o);
+    std::optional<heartbeat::error_code> ended;
+    p.async_run([&](heartbeat::error_code ec) { ended = ec; });
+
+    // A server played by hand: WELCOME, then echo 30 beats, then silence.
+    std::vector<std::uint8_t> welcome;
+    heartbeat::wire::append_welcome(welcome, {heartbeat::wire::protocol_version, 3, 20});
+    net::async_write(server_end, net::buffer(welcome), [](heartbeat::error_code, std::size_t) {});
+    heartbeat::wire::decoder dec;
+    std::array<std::uint8_t, 256> buf{};
+    int echoed = 0;
+    std::chrono::steady_clock::time_point last_echo{};
+    std::vector<std::shared_ptr<heartbeat::wire::beat_frame>> keep;
+    std::function<void()> serve = [&] {
+        server_end.async_read_some(net::buffer(buf), [&](heartbeat::error_code ec, std::size_t n) {
+            if (ec)
+                return;
+            dec.feed(buf.data(), n, [&](const heartbeat::wire::frame_view& f) {
+                std::uint32_t seq = 0;
+                if (f.type != heartbeat::wire::frame_type::beat || echoed >= 30
+                    || heartbeat::wire::parse_sequence(f, seq) != heartbeat::wire::decode_status::ok)
+                    return;
+                ++echoed;
+                last_echo = std::chrono::steady_clock::now();
+                auto frame = std::make_shared<heartbeat::wire::beat_frame>(heartbeat::wire::encode_echo(seq));
+                keep.push_back(frame);
+                net::async_write(server_end, net::buffer(*frame), [](heartbeat::error_code, std::size_t) {});
+            });
+            serve();
+        });
+    };
+    serve();
+    REQUIRE(run_until(io, [&] { return ended.has_value(); }));
+    CHECK(*ended == heartbeat::error::peer_lost);
+    CHECK(echoed == 30);
+    // Answers came every ~20 ms; phi = 8 about 5 deviations (floored at
+    // 5 ms) past that: lost some 45 ms after the last answer, never sooner
+    // than one interval.
+    const auto took = std::chrono::steady_clock::now() - last_echo;
+    CHECK(took >= 20ms);
+    CHECK(took <= 45ms + 300ms);
+}
