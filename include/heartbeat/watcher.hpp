@@ -214,6 +214,16 @@ public:
         return impl_->table.online_count();
     }
 
+    /// The suspicion level (phi) of online peer `id` now, for policies that
+    /// have one (phi_accrual).
+    template <class P = Policy>
+    auto suspicion(const Key& id) const
+        -> decltype(std::declval<const registry_type&>().template suspicion<P>(id, clock_type::now()))
+    {
+        return impl_->table.locked(
+            [&](const registry_type& r) { return r.template suspicion<P>(id, clock_type::now()); });
+    }
+
     /// The round-trip time to peer `id` as the kernel estimates it for the
     /// TCP connection beneath (sampled when beats arrive, at most once a
     /// second); nothing for other transports or before the first beat.

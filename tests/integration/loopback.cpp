@@ -468,6 +468,9 @@ TEST_CASE("loopback: a watcher with the phi-accrual policy", "[loopback][phi]")
         peer.send_beat(i);
         std::this_thread::sleep_for(20ms);
     }
+    const auto phi_now = w.suspicion("phi-peer");
+    REQUIRE(phi_now);
+    CHECK(*phi_now < 8);
     const auto last = steady::now();
     const auto off = rec.wait_for("phi-peer", false);
     REQUIRE(off);

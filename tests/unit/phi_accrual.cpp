@@ -206,3 +206,21 @@ TEST_CASE("phi: nonsense options are refused", "[phi]")
     o.min_std_dev = 0ms;
     CHECK_THROWS_AS(policy(o), std::invalid_argument);
 }
+
+TEST_CASE("phi: the first-heartbeat estimate seeds a new peer", "[phi]")
+{
+    auto o = small_window();
+    o.interval = 1s;
+    o.first_heartbeat_estimate = 3s;
+    const policy p(o);
+    auto s = p.initial_state();
+    p.on_online(s, at(0ms));
+    CHECK(p.mean_us(s) == Approx(3'000'000));
+    o.first_heartbeat_estimate = 0s;  // follow the interval instead
+    const policy q(o);
+    auto t = q.initial_state();
+    q.set_interval(t, 400ms);
+    q.on_online(t, at(0ms));
+    CHECK(q.mean_us(t) == Approx(400'000));
+    CHECK(q.std_dev_us(t) == Approx(100'000));  // a quarter of 400 ms
+}

@@ -54,9 +54,13 @@ public:
         /// Lateness always forgiven (added to the mean): GC pauses, a busy
         /// event loop.
         duration acceptable_pause = duration::zero();
-        /// The interval a peer is told to beat at (and assumed until it has
-        /// beaten twice), unless it announces its own.
+        /// The interval a peer is told to beat at, unless it announces its
+        /// own.
         duration interval = std::chrono::seconds(1);
+        /// The inter-arrival time assumed before a peer has beaten (the
+        /// window starts as two samples a quarter of it either side). Zero:
+        /// the peer's interval.
+        duration first_heartbeat_estimate = duration::zero();
         /// The miss count a client is told (for its own detection of the
         /// server); phi does not use it.
         unsigned misses = 3;
@@ -84,7 +88,8 @@ public:
     {
         if (!(opts_.threshold > 0) || opts_.window < 2)
             throw std::invalid_argument("heartbeat: phi_accrual needs threshold > 0 and window >= 2");
-        if (opts_.min_std_dev <= duration::zero() || opts_.acceptable_pause < duration::zero())
+        if (opts_.min_std_dev <= duration::zero() || opts_.acceptable_pause < duration::zero()
+            || opts_.first_heartbeat_estimate < duration::zero())
             throw std::invalid_argument("heartbeat: phi_accrual needs min_std_dev > 0, acceptable_pause >= 0");
         if (opts_.min_interval <= duration::zero() || opts_.max_interval < opts_.min_interval)
             throw std::invalid_argument("heartbeat: need 0 < min_interval <= max_interval");
@@ -184,7 +189,9 @@ private:
         s.samples.assign(opts_.window, 0);
         s.head = s.count = 0;
         s.sum = s.sum_sq = 0;
-        const double mean = std::chrono::duration<double, std::micro>(s.interval).count();
+        const duration estimate =
+            opts_.first_heartbeat_estimate > duration::zero() ? opts_.first_heartbeat_estimate : s.interval;
+        const double mean = std::chrono::duration<double, std::micro>(estimate).count();
         const double dev = mean / 4;
         push(s, static_cast<std::uint32_t>(mean - dev));
         push(s, static_cast<std::uint32_t>(mean + dev));
