@@ -8,6 +8,7 @@
 
 #include <cstdio>
 
+#if defined(HEARTBEAT_HAS_CO_AWAIT)
 namespace net = heartbeat::net;
 using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
@@ -82,3 +83,10 @@ int main()
     io.run_for(10s);
     return acknowledged == 3 ? 0 : 1;
 }
+#else
+int main()
+{
+    std::printf("coroutine_client: this Asio and compiler pair has no co_await support\n");
+    return 0;
+}
+#endif

@@ -56,7 +56,9 @@ typename heartbeat::pulse<Stream>::options client_options(const char* id)
 TEST_CASE("in-memory stream: handshake, beats, data, then an injected write failure", "[streams]")
 {
     net::io_context io;
-    auto [server_end, client_end] = test_stream::make_pair(io.get_executor());
+    auto ends = test_stream::make_pair(io.get_executor());  // (lambdas cannot capture bindings in C++17)
+    test_stream& server_end = ends.first;
+    test_stream& client_end = ends.second;
     heartbeat::watcher<test_stream> w(io, fast<test_stream>());
     events ev;
     ev.attach(w);
@@ -90,7 +92,9 @@ TEST_CASE("in-memory stream: handshake, beats, data, then an injected write fail
 TEST_CASE("in-memory stream: a failed read on the server is a disconnect", "[streams]")
 {
     net::io_context io;
-    auto [server_end, client_end] = test_stream::make_pair(io.get_executor());
+    auto ends = test_stream::make_pair(io.get_executor());  // (lambdas cannot capture bindings in C++17)
+    test_stream& server_end = ends.first;
+    test_stream& client_end = ends.second;
     // Arm the failure on the server's end before the watcher owns it: its
     // first read fails.
     server_end.fail_next_read(net::error::connection_aborted);
@@ -110,7 +114,9 @@ TEST_CASE("in-memory stream: a failed read on the server is a disconnect", "[str
 TEST_CASE("in-memory stream: a server that goes quiet is lost", "[streams]")
 {
     net::io_context io;
-    auto [server_end, client_end] = test_stream::make_pair(io.get_executor());
+    auto ends = test_stream::make_pair(io.get_executor());  // (lambdas cannot capture bindings in C++17)
+    test_stream& server_end = ends.first;
+    test_stream& client_end = ends.second;
     heartbeat::pulse<test_stream> p(std::move(client_end), client_options<test_stream>("mem"));
     std::optional<heartbeat::error_code> ended;
     p.async_run([&](heartbeat::error_code ec) { ended = ec; });
@@ -166,7 +172,9 @@ TEST_CASE("in-memory stream: a pulse with the phi-accrual policy learns the serv
 {
     using phi_pulse = heartbeat::pulse<test_stream, std::chrono::steady_clock, heartbeat::phi_accrual<>>;
     net::io_context io;
-    auto [server_end, client_end] = test_stream::make_pair(io.get_executor());
+    auto ends = test_stream::make_pair(io.get_executor());  // (lambdas cannot capture bindings in C++17)
+    test_stream& server_end = ends.first;
+    test_stream& client_end = ends.second;
     phi_pulse::options o;
     o.id = "adaptive";
     o.interval = 20ms;

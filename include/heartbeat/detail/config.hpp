@@ -3,7 +3,9 @@
 #ifndef HEARTBEAT_DETAIL_CONFIG_HPP
 #define HEARTBEAT_DETAIL_CONFIG_HPP
 
-// Chooses the Asio flavour for the whole library. The switch is set on the
+// Chooses the Asio flavour for the whole library, and says whether it
+// supports C++20 coroutines (HEARTBEAT_HAS_CO_AWAIT: Asio decides, from the
+// compiler and standard library). The switch is set on the
 // CMake target (HEARTBEAT_USE_BOOST_ASIO=ON) or by the user on the command
 // line, never here: every translation unit of a program must agree.
 #if defined(HEARTBEAT_USE_BOOST_ASIO)
@@ -11,6 +13,9 @@
 #include <utility>
 #include <boost/asio.hpp>
 #include <boost/system/error_code.hpp>
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
+#define HEARTBEAT_HAS_CO_AWAIT 1
+#endif
 namespace heartbeat {
 namespace net = ::boost::asio;
 using error_code = ::boost::system::error_code;
@@ -19,6 +24,9 @@ using system_error = ::boost::system::system_error;
 #else
 #include <asio.hpp>
 #include <system_error>
+#if defined(ASIO_HAS_CO_AWAIT)
+#define HEARTBEAT_HAS_CO_AWAIT 1
+#endif
 namespace heartbeat {
 namespace net = ::asio;
 using error_code = ::std::error_code;
