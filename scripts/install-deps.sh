@@ -10,7 +10,7 @@ packages=(g++ cmake ninja-build libasio-dev)
 case $profile in
 demo) ;;
 test) packages+=(catch2 libssl-dev) ;;
-ci) packages+=(catch2 libssl-dev clang libboost-dev) ;;
+ci) packages+=(catch2 libssl-dev clang libclang-rt-14-dev libboost-dev) ;;
 *) echo "usage: $0 demo|test|ci" >&2; exit 2 ;;
 esac
 

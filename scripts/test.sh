@@ -10,7 +10,7 @@ presets=("$@")
 
 profile=test
 for p in "${presets[@]}"; do
-    case $p in clang | boost) profile=ci ;; esac
+    case $p in clang | boost | fuzz) profile=ci ;; esac
 done
 scripts/install-deps.sh "$profile"
 
