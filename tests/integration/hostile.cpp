@@ -1,0 +1,203 @@
+// Hostile input over real loopback sockets: each case gets a specific
+// error, the offending session is closed, and a well-behaved bystander
+// keeps beating and stays online throughout (docs/ROBUSTNESS.md).
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace heartbeat_test;
+using heartbeat::offline_reason;
+using frame_type = heartbeat::wire::frame_type;
+using code = heartbeat::wire::error_code_value;
+
+namespace {
+
+std::vector<std::uint8_t> frame(frame_type t, std::vector<std::uint8_t> payload)
+{
+    std::vector<std::uint8_t> f(heartbeat::wire::header_size);
+    heartbeat::wire::encode_header(f.data(), t, payload.size());
+    f.insert(f.end(), payload.begin(), payload.end());
+    return f;
+}
+
+std::vector<std::uint8_t> hello_payload(std::uint8_t version, const std::string& id)
+{
+    std::vector<std::uint8_t> p{0x48, 0x42, version, 0, 0, 0, 0, 50, static_cast<std::uint8_t>(id.size())};
+    p.insert(p.end(), id.begin(), id.end());
+    p.push_back(0);
+    p.push_back(0);
+    return p;
+}
+
+// The ERROR code a raw peer receives before the server closes, if any.
+std::optional<std::uint16_t> refused_with(raw_peer& peer)
+{
+    auto f = peer.read_frame(3s);
+    while (f && f->type != frame_type::error)
+        f = peer.read_frame(3s);
+    if (!f)
+        return std::nullopt;
+    heartbeat::wire::error_frame e;
+    if (heartbeat::wire::parse_error({f->type, f->payload.data(), f->payload.size()}, e)
+        != heartbeat::wire::decode_status::ok)
+        return std::nullopt;
+    while (peer.read_frame(3s)) {
+    }
+    return e.code;
+}
+
+struct bystander_fixture {
+    server srv;
+    client bystander{srv, "bystander", 20ms};
+
+    explicit bystander_fixture(const watcher_type::options& o = fast_watcher_options(20ms)) : srv(o)
+    {
+        bystander.run();
+        REQUIRE(srv.rec.wait_for("bystander", true));
+    }
+
+    // The bystander never went offline and is still answered.
+    void check_bystander()
+    {
+        const auto before = bystander.p->echoes_received();
+        const auto start = steady::now();
+        while (bystander.p->echoes_received() < before + 3 && steady::now() - start < 5s)
+            std::this_thread::sleep_for(1ms);
+        CHECK(bystander.p->echoes_received() >= before + 3);
+        CHECK(srv.rec.about("bystander").size() == 1);
+        CHECK(srv.watcher().is_online("bystander"));
+    }
+};
+
+} // namespace
+
+TEST_CASE("hostile: malformed input is refused with a specific error", "[hostile]")
+{
+    struct hostile_case {
+        const char* name;
+        std::vector<std::uint8_t> bytes;
+        code expected;
+    };
+    std::vector<std::uint8_t> too_long(heartbeat::wire::header_size);
+    heartbeat::wire::encode_header(too_long.data(), frame_type::data, 1 << 20);
+    const std::vector<hostile_case> cases = {
+        {"garbage", {'G', 'E', 'T', ' ', '/', ' ', 'H', 'T', 'T', 'P'}, code::protocol_error},
+        {"length past the maximum", too_long, code::frame_too_large},
+        {"HELLO with a bad magic", frame(frame_type::hello, {'X', 'X', 1, 0, 0, 0, 0, 50, 1, 'a', 0, 0}),
+         code::protocol_error},
+        {"HELLO with a future version", frame(frame_type::hello, hello_payload(2, "x")), code::unsupported_version},
+        {"HELLO with an empty id", frame(frame_type::hello, hello_payload(1, "")), code::bad_id},
+        {"HELLO whose id overruns it", frame(frame_type::hello, {0x48, 0x42, 1, 0, 0, 0, 0, 50, 200, 'a', 0, 0}),
+         code::protocol_error},
+        {"DATA before HELLO", frame(frame_type::data, {'h', 'i'}), code::protocol_error},
+        {"ECHO sent to the server", frame(frame_type::echo, {0, 0, 0, 1}), code::protocol_error},
+        {"a BEAT claiming 5 bytes", {0x04, 0, 0, 5, 0, 0, 0, 0, 0}, code::protocol_error},
+        {"an unknown frame type", {0x42, 0, 0, 0}, code::protocol_error},
+    };
+    bystander_fixture fx;
+    for (const auto& c : cases) {
+        INFO(c.name);
+        raw_peer peer;
+        peer.connect(fx.srv.endpoint());
+        peer.send(c.bytes);
+        CHECK(refused_with(peer) == static_cast<std::uint16_t>(c.expected));
+        CHECK(peer.eof());
+    }
+    fx.check_bystander();
+    CHECK(fx.srv.watcher().session_count() == 1);  // only the bystander's
+    CHECK(fx.srv.rec.events().size() == 1);        // nobody else ever got in
+}
+
+TEST_CASE("hostile: a peer that was online and then misbehaves goes offline(protocol_error)", "[hostile]")
+{
+    bystander_fixture fx;
+    raw_peer peer;
+    peer.connect(fx.srv.endpoint());
+    peer.send_hello("turncoat", 20);
+    REQUIRE(peer.read_frame());
+    REQUIRE(fx.srv.rec.wait_for("turncoat", true));
+    peer.send(frame(frame_type::hello, hello_payload(1, "again")));  // a second HELLO
+    CHECK(refused_with(peer) == static_cast<std::uint16_t>(code::protocol_error));
+    const auto off = fx.srv.rec.wait_for("turncoat", false);
+    REQUIRE(off);
+    CHECK(off->reason == offline_reason::protocol_error);
+    fx.check_bystander();
+}
+
+TEST_CASE("hostile: more connections than max_peers", "[hostile]")
+{
+    auto o = fast_watcher_options(20ms);
+    o.max_peers = 3;  // the bystander and two more
+    bystander_fixture fx(o);
+    std::vector<std::unique_ptr<raw_peer>> peers;
+    for (int i = 0; i < 2; ++i) {
+        peers.push_back(std::make_unique<raw_peer>());
+        peers.back()->connect(fx.srv.endpoint());
+        peers.back()->send_hello("member-" + std::to_string(i), 1000);
+        REQUIRE(peers.back()->read_frame());
+    }
+    raw_peer extra;
+    extra.connect(fx.srv.endpoint());
+    extra.send_hello("one-too-many", 1000);
+    CHECK(refused_with(extra) == static_cast<std::uint16_t>(code::server_full));
+    CHECK(fx.srv.rec.about("one-too-many").empty());
+    fx.check_bystander();
+}
+
+TEST_CASE("hostile: a reset in the middle of a frame, and a half-closed socket", "[hostile]")
+{
+    bystander_fixture fx;
+    SECTION("reset mid-frame")
+    {
+        raw_peer peer;
+        peer.connect(fx.srv.endpoint());
+        peer.send_hello("resetter", 1000);
+        REQUIRE(peer.read_frame());
+        REQUIRE(fx.srv.rec.wait_for("resetter", true));
+        peer.send({0x06, 0, 0x10, 0, 'p', 'a', 'r', 't'});  // a 4 KiB DATA frame, 4 bytes of it
+        peer.socket().set_option(net::socket_base::linger(true, 0));  // close = RST
+        peer.socket().close();
+        const auto off = fx.srv.rec.wait_for("resetter", false);
+        REQUIRE(off);
+        CHECK(off->reason == offline_reason::disconnected);
+    }
+    SECTION("half-closed: the peer stops sending but still reads")
+    {
+        raw_peer peer;
+        peer.connect(fx.srv.endpoint());
+        peer.send_hello("half", 1000);
+        REQUIRE(peer.read_frame());
+        REQUIRE(fx.srv.rec.wait_for("half", true));
+        peer.socket().shutdown(net::socket_base::shutdown_send);
+        const auto off = fx.srv.rec.wait_for("half", false);
+        REQUIRE(off);
+        CHECK(off->reason == offline_reason::disconnected);
+        CHECK_FALSE(peer.read_frame(3s));
+        CHECK(peer.eof());
+    }
+    fx.check_bystander();
+}
+
+TEST_CASE("hostile: a beat flood from one peer", "[hostile]")
+{
+    auto o = fast_watcher_options(20ms);
+    o.max_send_queue = 64 * 1024;
+    bystander_fixture fx(o);
+    raw_peer flooder;
+    flooder.connect(fx.srv.endpoint());
+    flooder.send_hello("flooder", 20);
+    REQUIRE(flooder.read_frame());
+    // 100,000 beats as fast as the socket takes them, never reading an echo:
+    // the server must either keep up or cut the flooder off at its send
+    // queue bound, and the bystander must not notice either way.
+    std::vector<std::uint8_t> burst;
+    for (std::uint32_t i = 1; i <= 1000; ++i) {
+        const auto b = heartbeat::wire::encode_beat(i);
+        burst.insert(burst.end(), b.begin(), b.end());
+    }
+    heartbeat::error_code ec;
+    for (int round = 0; round < 100 && !ec; ++round)
+        net::write(flooder.socket(), net::buffer(burst), ec);
+    fx.check_bystander();
+    CHECK(fx.srv.watcher().session_count() <= 2);
+}
