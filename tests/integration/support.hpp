@@ -158,6 +158,11 @@ public:
             closed.set_value();
         });
         closed.get_future().wait_for(5s);
+        // Let the goodbyes go out: sessions count as gone once flushed and
+        // closed. Stopping the io_context sooner would cut them off.
+        const auto deadline = steady::now() + 5s;
+        while (watcher_.session_count() != 0 && steady::now() < deadline)
+            std::this_thread::sleep_for(1ms);
         work_.reset();
         io_.stop();
         for (auto& t : threads_)
