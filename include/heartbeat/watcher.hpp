@@ -380,14 +380,15 @@ private:
         {
             if (s->state == phase::closed)
                 return;
+            const time_point now = clock_type::now(); // once per read, not per frame
             if (n != 0 && s->state == phase::online) {
                 // Every byte is a sign of life, not only BEAT frames.
-                table.locked([&](registry_type& r) { return r.touch(s->handle, clock_type::now()); });
+                table.locked([&](registry_type& r) { return r.touch(s->handle, now); });
             }
             if (n != 0 && s->state != phase::closing) {
                 const auto st = s->decoder.feed(s->read_buffer.data(), n, [&](const wire::frame_view& f) {
                     if (s->state == phase::hello || s->state == phase::online)
-                        on_frame(s, f);
+                        on_frame(s, f, now);
                 });
                 table.deliver();
                 if (st != wire::decode_status::ok && s->state != phase::closed) {
@@ -404,7 +405,7 @@ private:
             read(s);
         }
 
-        void on_frame(const std::shared_ptr<session>& s, const wire::frame_view& f)
+        void on_frame(const std::shared_ptr<session>& s, const wire::frame_view& f, time_point now)
         {
             if (s->state == phase::hello) {
                 if (f.type != wire::frame_type::hello)
@@ -413,7 +414,7 @@ private:
                 const auto st = wire::parse_hello(f, h);
                 if (st != wire::decode_status::ok)
                     return fail(s, to_error(st));
-                return on_hello(s, h);
+                return on_hello(s, h, now);
             }
             switch (f.type) {
             case wire::frame_type::beat: {
@@ -427,7 +428,7 @@ private:
                 const auto echo = wire::encode_echo(seq);
                 s->out.push_urgent(echo.data(), echo.size());
                 flush(s);
-                sample_rtt(s);
+                sample_rtt(s, now);
                 return;
             }
             case wire::frame_type::data:
@@ -440,9 +441,8 @@ private:
             }
         }
 
-        void sample_rtt(const std::shared_ptr<session>& s)
+        void sample_rtt(const std::shared_ptr<session>& s, time_point now)
         {
-            const time_point now = clock_type::now();
             if (s->rtt_sampled && now - *s->rtt_sampled < std::chrono::seconds(1))
                 return;
             s->rtt_sampled = now;
@@ -452,7 +452,7 @@ private:
             }
         }
 
-        void on_hello(const std::shared_ptr<session>& s, const wire::hello& h)
+        void on_hello(const std::shared_ptr<session>& s, const wire::hello& h, time_point now)
         {
             if (h.id.empty())
                 return fail(s, error::bad_id);
@@ -479,7 +479,7 @@ private:
             });
             duration held{};
             table.locked([&](registry_type& r) {
-                s->handle = r.touch(key, clock_type::now());
+                s->handle = r.touch(key, now);
                 if (s->handle.valid())
                     held = *r.set_interval(s->handle, announced > duration::zero() ? announced : detection.interval);
             });
