@@ -1,0 +1,167 @@
+// A child process whose stdout the test reads line by line, with bounded
+// waits. The test owns it: the destructor kills it (SIGKILL, by PID) and
+// reaps it, so a failing test leaves nothing behind.
+#ifndef HEARTBEAT_TESTS_FAULTS_PROCESS_HPP
+#define HEARTBEAT_TESTS_FAULTS_PROCESS_HPP
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace heartbeat_test {
+
+/// Whitespace-separated fields of a line.
+inline std::vector<std::string> fields(const std::string& line)
+{
+    std::istringstream in(line);
+    std::vector<std::string> out;
+    for (std::string w; in >> w;)
+        out.push_back(w);
+    return out;
+}
+
+/// True if the line's first fields are `prefix`.
+inline bool starts_with(const std::string& line, const std::string& prefix)
+{
+    return line.size() > prefix.size() && line.compare(0, prefix.size(), prefix) == 0 && line[prefix.size()] == ' ';
+}
+
+class child_process {
+public:
+    explicit child_process(const std::vector<std::string>& argv)
+    {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0)
+            throw std::runtime_error("pipe2 failed");
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+        std::vector<char*> args;
+        for (const auto& a : argv)
+            args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        const int rc = ::posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(fds[1]);
+        out_ = fds[0];
+        if (rc != 0) {
+            ::close(out_);
+            throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+        }
+    }
+
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
+
+    ~child_process()
+    {
+        kill();
+        ::close(out_);
+    }
+
+    pid_t pid() const noexcept { return pid_; }
+
+    void signal(int sig) const
+    {
+        if (pid_ > 0)
+            ::kill(pid_, sig);
+    }
+
+    /// SIGKILL and reap. Safe to call twice.
+    void kill()
+    {
+        if (pid_ <= 0)
+            return;
+        ::kill(pid_, SIGCONT); // a stopped child must be able to die
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+    }
+
+    /// The first line, from the start of the child's output (lines already
+    /// seen included, so no event is missed between calls), that satisfies
+    /// `pred` and comes after `skip` earlier matches. Waits at most `timeout`.
+    template <class Pred>
+    std::optional<std::string> wait_line(Pred pred, std::chrono::steady_clock::duration timeout, int skip = 0)
+    {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        std::size_t scanned = 0;
+        for (;;) {
+            for (; scanned < lines_.size(); ++scanned)
+                if (pred(lines_[scanned]) && skip-- == 0)
+                    return lines_[scanned];
+            const auto left = deadline - std::chrono::steady_clock::now();
+            if (left <= std::chrono::steady_clock::duration::zero() || !read_some(left))
+                return std::nullopt;
+        }
+    }
+
+    /// Waits for a line whose first fields are `prefix` (space-separated).
+    std::optional<std::string> wait_for(const std::string& prefix, std::chrono::steady_clock::duration timeout,
+                                        int skip = 0)
+    {
+        return wait_line([&](const std::string& l) { return starts_with(l, prefix); }, timeout, skip);
+    }
+
+    /// Reads what is available now (without waiting) and returns every
+    /// line so far.
+    const std::vector<std::string>& lines()
+    {
+        while (read_some(std::chrono::milliseconds(0))) {
+        }
+        return lines_;
+    }
+
+    std::size_t count(const std::string& prefix)
+    {
+        std::size_t n = 0;
+        for (const auto& l : lines())
+            n += starts_with(l, prefix) ? 1 : 0;
+        return n;
+    }
+
+private:
+    /// Reads once if data arrives within `timeout`; false on timeout or EOF.
+    bool read_some(std::chrono::steady_clock::duration timeout)
+    {
+        pollfd p{out_, POLLIN, 0};
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+        const int r = ::poll(&p, 1, static_cast<int>(ms));
+        if (r <= 0)
+            return false;
+        char buf[4096];
+        const ssize_t n = ::read(out_, buf, sizeof buf);
+        if (n <= 0)
+            return false;
+        partial_.append(buf, static_cast<std::size_t>(n));
+        for (std::size_t nl; (nl = partial_.find('\n')) != std::string::npos;) {
+            lines_.push_back(partial_.substr(0, nl));
+            partial_.erase(0, nl + 1);
+        }
+        return true;
+    }
+
+    pid_t pid_ = -1;
+    int out_ = -1;
+    std::string partial_;
+    std::vector<std::string> lines_;
+};
+
+} // namespace heartbeat_test
+
+#endif
