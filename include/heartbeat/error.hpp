@@ -28,7 +28,8 @@ enum class error {
     replaced,            ///< a newer session with the same id took over
     peer_left,           ///< the other side said GOODBYE
     shutting_down,       ///< the component is stopping
-    send_queue_full      ///< too many bytes queued for a slow peer
+    send_queue_full,     ///< too many bytes queued for a slow peer
+    rate_limited         ///< frames arrived faster than the server allows
 };
 
 namespace detail {
@@ -62,6 +63,7 @@ public:
         case error::peer_left: return "peer left";
         case error::shutting_down: return "shutting down";
         case error::send_queue_full: return "send queue full";
+        case error::rate_limited: return "frames sent faster than allowed";
         }
         return "unknown heartbeat error";
     }
@@ -106,6 +108,7 @@ inline wire::error_code_value to_wire(error e) noexcept
     case error::server_full: return wire::error_code_value::server_full;
     case error::bad_id: return wire::error_code_value::bad_id;
     case error::shutting_down: return wire::error_code_value::shutting_down;
+    case error::rate_limited: return wire::error_code_value::rate_limited;
     default: return wire::error_code_value::protocol_error;
     }
 }
@@ -123,6 +126,7 @@ inline error from_wire(std::uint16_t code) noexcept
     case wire::error_code_value::bad_id: return error::bad_id;
     case wire::error_code_value::shutting_down: return error::shutting_down;
     case wire::error_code_value::protocol_error: return error::protocol_error;
+    case wire::error_code_value::rate_limited: return error::rate_limited;
     }
     return error::rejected;
 }

@@ -86,6 +86,12 @@ public:
         std::size_t max_send_queue = 1024 * 1024;
         /// Bytes read per read operation.
         std::size_t read_buffer_size = 1024;
+        /// Frames a peer may send per second, on average (a token bucket
+        /// holding `max_frame_burst`); a peer that sends faster is refused
+        /// with ERROR(rate_limited) and goes offline(protocol_error). A beat
+        /// every 10 ms is 100 frames a second. Zero disables the limit.
+        std::uint32_t max_frame_rate = 5'000;
+        std::uint32_t max_frame_burst = 5'000;
         /// A second connection with an online id.
         duplicate_policy on_duplicate = duplicate_policy::replace;
         /// Close a session whose peer timed out (otherwise keep it open: if
@@ -273,6 +279,8 @@ private:
         std::optional<Key> key;
         peer_handle handle;
         std::optional<time_point> rtt_sampled;
+        time_point frames_refilled{};
+        double frame_tokens = 0;
         phase state = phase::hello;
         offline_reason close_reason = offline_reason::disconnected;
     };
@@ -310,6 +318,7 @@ private:
         std::function<void(const Key&, std::string_view)> cb_message;
         authenticator auth;
         std::function<void()> stop_accepting;
+        net::steady_timer accept_retry{strand};
         bool stopped = false;
 
         // On the strand, in registry order, outside the lock.
@@ -386,9 +395,13 @@ private:
                 table.locked([&](registry_type& r) { return r.touch(s->handle, now); });
             }
             if (n != 0 && s->state != phase::closing) {
+                refill_frame_tokens(*s, now);
                 const auto st = s->decoder.feed(s->read_buffer.data(), n, [&](const wire::frame_view& f) {
-                    if (s->state == phase::hello || s->state == phase::online)
-                        on_frame(s, f, now);
+                    if (s->state != phase::hello && s->state != phase::online)
+                        return;
+                    if (opts.max_frame_rate != 0 && (s->frame_tokens -= 1.0) < 0.0)
+                        return fail(s, error::rate_limited);
+                    on_frame(s, f, now);
                 });
                 table.deliver();
                 if (st != wire::decode_status::ok && s->state != phase::closed) {
@@ -403,6 +416,22 @@ private:
             if (s->state == phase::closed)
                 return;
             read(s);
+        }
+
+        // The flood guard's token bucket, refilled once per read completion.
+        void refill_frame_tokens(session& s, time_point now) const
+        {
+            if (opts.max_frame_rate == 0)
+                return;
+            const double burst = static_cast<double>(opts.max_frame_burst);
+            if (s.frames_refilled == time_point{}) {
+                s.frame_tokens = burst;
+            }
+            else {
+                const double elapsed = std::chrono::duration<double>(now - s.frames_refilled).count();
+                s.frame_tokens = std::min(burst, s.frame_tokens + elapsed * static_cast<double>(opts.max_frame_rate));
+            }
+            s.frames_refilled = now;
         }
 
         void on_frame(const std::shared_ptr<session>& s, const wire::frame_view& f, time_point now)
@@ -517,7 +546,11 @@ private:
                                      return;
                                  }
                                  if (s->state == phase::closing && s->out.empty()) {
-                                     o->close_now(s);
+                                     // Half-close and let the pending read drain
+                                     // until the peer's EOF (or close_timeout):
+                                     // closing with unread input would send a
+                                     // reset that can destroy the last frame.
+                                     detail::shutdown_send(s->stream);
                                      return;
                                  }
                                  o->flush(s);
@@ -649,13 +682,25 @@ private:
                     return;
                 if (ec == net::error::operation_aborted)
                     return;
-                if (!ec)
+                if (!ec) {
+                    if constexpr (std::is_same_v<typename Acceptor::protocol_type, net::ip::tcp>) {
+                        // Echoes and last frames are small: never hold them back.
+                        error_code ignored;
+                        socket.set_option(net::ip::tcp::no_delay(true), ignored);
+                    }
                     self->start_session(Stream(std::move(socket)));
-                // Transient accept errors (EMFILE, ECONNABORTED) must not end
-                // the loop; a closed acceptor reports bad_descriptor.
+                    return accept_next(self, a);
+                }
+                // A closed acceptor reports bad_descriptor: the loop ends.
                 if (ec == net::error::bad_descriptor)
                     return;
-                accept_next(self, a);
+                // Transient errors (EMFILE, ENFILE, ENOBUFS, ECONNABORTED) must
+                // not end the loop, nor spin it while they last.
+                self->accept_retry.expires_after(std::chrono::milliseconds(50));
+                self->accept_retry.async_wait([self, a](const error_code& wec) {
+                    if (!wec)
+                        accept_next(self, a);
+                });
             }));
         }
 
@@ -669,6 +714,7 @@ private:
             table.stop();
             if (stop_accepting)
                 stop_accepting();
+            accept_retry.cancel();
             std::vector<std::shared_ptr<session>> all(sessions.begin(), sessions.end());
             const auto bye = wire::encode_goodbye(wire::goodbye_reason::shutting_down);
             auto frame = std::make_shared<std::vector<std::uint8_t>>(bye.begin(), bye.end());

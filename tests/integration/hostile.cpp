@@ -104,7 +104,8 @@ TEST_CASE("hostile: malformed input is refused with a specific error", "[hostile
         CHECK(peer.eof());
     }
     fx.check_bystander();
-    CHECK(fx.srv.watcher().session_count() == 1);  // only the bystander's
+    // Only the bystander's session remains once the refused peers closed.
+    CHECK(eventually([&] { return fx.srv.watcher().session_count() == 1; }));
     CHECK(fx.srv.rec.events().size() == 1);        // nobody else ever got in
 }
 
@@ -178,10 +179,11 @@ TEST_CASE("hostile: a reset in the middle of a frame, and a half-closed socket",
     fx.check_bystander();
 }
 
-TEST_CASE("hostile: a beat flood from one peer", "[hostile]")
+TEST_CASE("hostile: a beat flood from one peer that never reads", "[hostile]")
 {
     auto o = fast_watcher_options(20ms);
     o.max_send_queue = 64 * 1024;
+    o.max_frame_rate = 0; // this case is about the send queue bound
     bystander_fixture fx(o);
     raw_peer flooder;
     flooder.connect(fx.srv.endpoint());
@@ -200,4 +202,75 @@ TEST_CASE("hostile: a beat flood from one peer", "[hostile]")
         net::write(flooder.socket(), net::buffer(burst), ec);
     fx.check_bystander();
     CHECK(fx.srv.watcher().session_count() <= 2);
+}
+
+namespace {
+
+// Sends `per_tick` beats every 10 ms for `ticks` ticks (stopping at the
+// first write error): per_tick = 1000 is 100,000 beats a second.
+heartbeat::error_code paced_beats(raw_peer& peer, int per_tick, int ticks)
+{
+    std::vector<std::uint8_t> burst;
+    std::uint32_t seq = 0;
+    heartbeat::error_code ec;
+    auto next = steady::now();
+    for (int t = 0; t < ticks && !ec; ++t) {
+        burst.clear();
+        for (int i = 0; i < per_tick; ++i) {
+            const auto b = heartbeat::wire::encode_beat(++seq);
+            burst.insert(burst.end(), b.begin(), b.end());
+        }
+        net::write(peer.socket(), net::buffer(burst), ec);
+        next += 10ms;
+        std::this_thread::sleep_until(next);
+    }
+    return ec;
+}
+
+} // namespace
+
+TEST_CASE("hostile: beats flooded at 100,000/s are cut off at the frame rate limit", "[hostile]")
+{
+    auto o = fast_watcher_options(20ms);
+    o.max_frame_rate = 1'000;
+    o.max_frame_burst = 1'000;
+    bystander_fixture fx(o);
+    raw_peer flooder;
+    flooder.connect(fx.srv.endpoint());
+    flooder.send_hello("flooder", 20);
+    REQUIRE(flooder.read_frame());
+    REQUIRE(fx.srv.rec.wait_for("flooder", true));
+    paced_beats(flooder, 1000, 100); // 100,000 beats a second, until cut off
+    CHECK(refused_with(flooder) == static_cast<std::uint16_t>(code::rate_limited));
+    const auto off = fx.srv.rec.wait_for("flooder", false);
+    REQUIRE(off);
+    CHECK(off->reason == offline_reason::protocol_error);
+    fx.check_bystander();
+    flooder.socket().close();
+    CHECK(eventually([&] { return fx.srv.watcher().session_count() == 1; }));
+}
+
+TEST_CASE("hostile: a busy peer within the frame rate limit is not cut off", "[hostile]")
+{
+    auto o = fast_watcher_options(20ms);
+    o.max_frame_rate = 1'000;
+    o.max_frame_burst = 1'000;
+    bystander_fixture fx(o);
+    raw_peer busy;
+    busy.connect(fx.srv.endpoint());
+    busy.send_hello("busy", 20);
+    REQUIRE(busy.read_frame());
+    // 500 beats a second for half a second: half the limit.
+    CHECK_FALSE(paced_beats(busy, 5, 50));
+    std::size_t echoes = 0;
+    while (echoes < 250) {
+        const auto f = busy.read_frame(3s);
+        if (!f)
+            break;
+        echoes += f->type == frame_type::echo;
+        CHECK(f->type != frame_type::error);
+    }
+    CHECK(echoes == 250);
+    CHECK(fx.srv.rec.about("busy").size() == 1); // online, and still so
+    fx.check_bystander();
 }

@@ -123,6 +123,20 @@ inline watcher_type::options fast_watcher_options(std::chrono::milliseconds inte
     return o;
 }
 
+/// Polls `pred` (a cheap, thread-safe query) until it holds or `timeout`
+/// passes; the result says which.
+template <class Pred>
+bool eventually(Pred pred, steady::duration timeout = 5s)
+{
+    const auto deadline = steady::now() + timeout;
+    while (!pred()) {
+        if (steady::now() >= deadline)
+            return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
 /// A watcher accepting on 127.0.0.1, its io_context on a thread of its own.
 class server {
 public:
@@ -160,9 +174,7 @@ public:
         closed.get_future().wait_for(5s);
         // Let the goodbyes go out: sessions count as gone once flushed and
         // closed. Stopping the io_context sooner would cut them off.
-        const auto deadline = steady::now() + 5s;
-        while (watcher_.session_count() != 0 && steady::now() < deadline)
-            std::this_thread::sleep_for(1ms);
+        eventually([&] { return watcher_.session_count() == 0; });
         work_.reset();
         io_.stop();
         for (auto& t : threads_)

@@ -5,10 +5,11 @@
 // file descriptor or memory has leaked.
 //
 //   heartbeat_soak [--clients 5000] [--seconds 20] [--seed 1] [--interval-ms 250]
+//                  [--server-threads 2]
 //
 // The clients speak the wire protocol by hand (they must be able to go
 // silent with the socket open, which a well-behaved pulse never does), on
-// one io thread; the watcher runs on two. Exit status 0 means every check
+// one io thread; the watcher runs on --server-threads. Exit status 0 means every check
 // held; the report says what was measured.
 #include <heartbeat/heartbeat.hpp>
 
@@ -72,6 +73,7 @@ struct settings {
     int seconds = 20;
     unsigned seed = 1;
     std::chrono::milliseconds interval{250};
+    int server_threads = 2;
 };
 
 /// One simulated client. All of its handlers run on the single client io
@@ -350,14 +352,16 @@ int main(int argc, char** argv)
         else if (k == "--seconds") cfg.seconds = static_cast<int>(v);
         else if (k == "--seed") cfg.seed = static_cast<unsigned>(v);
         else if (k == "--interval-ms") cfg.interval = std::chrono::milliseconds(v);
+        else if (k == "--server-threads") cfg.server_threads = static_cast<int>(v);
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
         }
     }
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
-    std::printf("soak: %d clients, %d s, interval %lld ms, seed %u%s\n", cfg.clients, cfg.seconds,
-                static_cast<long long>(cfg.interval.count()), cfg.seed, sanitized ? " (sanitized build)" : "");
+    std::printf("soak: %d clients, %d s, interval %lld ms, seed %u, %d server threads%s\n", cfg.clients,
+                cfg.seconds, static_cast<long long>(cfg.interval.count()), cfg.seed, cfg.server_threads,
+                sanitized ? " (sanitized build)" : "");
 
     net::io_context server_io;
     auto server_work = net::make_work_guard(server_io);
@@ -375,7 +379,7 @@ int main(int argc, char** argv)
     watcher.accept_from(acceptor);
     const auto endpoint = acceptor.local_endpoint();
     std::vector<std::thread> server_threads;
-    for (int i = 0; i < 2; ++i)
+    for (int i = 0; i < cfg.server_threads; ++i)
         server_threads.emplace_back([&] { server_io.run(); });
 
     net::io_context client_io;

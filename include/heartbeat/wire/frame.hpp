@@ -56,7 +56,8 @@ enum class error_code_value : std::uint16_t {
     frame_too_large = 6,     ///< a frame exceeded the receiver's limit
     server_full = 7,         ///< the server tracks max_peers already
     bad_id = 8,              ///< empty or unacceptable peer id
-    shutting_down = 9        ///< the server is stopping
+    shutting_down = 9,       ///< the server is stopping
+    rate_limited = 10        ///< the peer sent frames faster than allowed
 };
 
 /// Reasons carried by a GOODBYE frame.
