@@ -128,7 +128,10 @@ private:
     struct impl : std::enable_shared_from_this<impl> {
         impl(const executor_type& s, const options& o) : strand(s), table(strand, o)
         {
-            table.set_handler([this](const Key& key, transition kind, offline_reason reason) {
+            table.set_handler([this](const peer_event<Key, time_point>& e) {
+                const Key& key = e.key;
+                const transition kind = e.kind;
+                const offline_reason reason = e.reason;
                 if (stopped)
                     return;
                 if (kind == transition::online) {

@@ -70,6 +70,8 @@ public:
     using time_point = typename clock_type::time_point;
     using executor_type = net::strand<typename Stream::executor_type>;
     using registry_type = registry<Key, clock_type, Policy>;
+    /// A transition with its times (see on_event).
+    using event_type = peer_event<Key, time_point>;
     using peer_info = typename registry_type::peer_info;
 
     struct options {
@@ -140,6 +142,10 @@ public:
     /// must not throw.
     void on_online(std::function<void(const Key&)> f) { impl_->cb_online = std::move(f); }
     void on_offline(std::function<void(const Key&, offline_reason)> f) { impl_->cb_offline = std::move(f); }
+    /// Every transition with its times: `at` (when it was decided) and the
+    /// peer's `last_seen` (for offline(timeout), `at - last_seen` is the
+    /// detection latency). Runs before on_online / on_offline.
+    void on_event(std::function<void(const event_type&)> f) { impl_->cb_event = std::move(f); }
     void on_message(std::function<void(const Key&, std::string_view)> f) { impl_->cb_message = std::move(f); }
     void set_authenticator(authenticator f) { impl_->auth = std::move(f); }
 
@@ -248,6 +254,13 @@ public:
         return impl_->session_count.load();
     }
 
+    /// Frames received from peers so far, all sessions (a cheap counter for
+    /// metrics: beats processed per second is its rate).
+    std::uint64_t frames_received() const noexcept
+    {
+        return impl_->frames_in.load(std::memory_order_relaxed);
+    }
+
 private:
     static detail::shared_bytes make_data_frame(std::string_view bytes)
     {
@@ -289,9 +302,7 @@ private:
         impl(const typename Stream::executor_type& ex, const options& o)
             : strand(net::make_strand(ex)), opts(o), table(strand, make_registry_options(o))
         {
-            table.set_handler([this](const Key& key, transition kind, offline_reason reason) {
-                on_event(key, kind, reason);
-            });
+            table.set_handler([this](const event_type& e) { on_event(e); });
             table.start(); // idle until the first peer comes online
         }
 
@@ -311,10 +322,12 @@ private:
         std::unordered_map<Key, std::shared_ptr<session>> online; // key -> owning session
         std::unordered_set<std::shared_ptr<session>> sessions;
         std::atomic<std::size_t> session_count{0};
+        std::atomic<std::uint64_t> frames_in{0};
         mutable std::mutex rtt_mu; // guards rtts, read by queries from any thread
         std::unordered_map<Key, std::chrono::microseconds> rtts;
         std::function<void(const Key&)> cb_online;
         std::function<void(const Key&, offline_reason)> cb_offline;
+        std::function<void(const event_type&)> cb_event;
         std::function<void(const Key&, std::string_view)> cb_message;
         authenticator auth;
         std::function<void()> stop_accepting;
@@ -322,12 +335,17 @@ private:
         bool stopped = false;
 
         // On the strand, in registry order, outside the lock.
-        void on_event(const Key& key, transition kind, offline_reason reason)
+        void on_event(const event_type& e)
         {
+            const Key& key = e.key;
+            const transition kind = e.kind;
+            const offline_reason reason = e.reason;
             if (kind == transition::offline && reason == offline_reason::timeout)
                 on_timeout(key);
             if (stopped && reason != offline_reason::shutdown)
                 return;
+            if (cb_event)
+                cb_event(e);
             if (kind == transition::online) {
                 if (cb_online)
                     cb_online(key);
@@ -396,13 +414,16 @@ private:
             }
             if (n != 0 && s->state != phase::closing) {
                 refill_frame_tokens(*s, now);
+                std::uint64_t frames = 0;
                 const auto st = s->decoder.feed(s->read_buffer.data(), n, [&](const wire::frame_view& f) {
+                    ++frames;
                     if (s->state != phase::hello && s->state != phase::online)
                         return;
                     if (opts.max_frame_rate != 0 && (s->frame_tokens -= 1.0) < 0.0)
                         return fail(s, error::rate_limited);
                     on_frame(s, f, now);
                 });
+                frames_in.fetch_add(frames, std::memory_order_relaxed);
                 table.deliver();
                 if (st != wire::decode_status::ok && s->state != phase::closed) {
                     fail(s, to_error(st));

@@ -2,7 +2,7 @@
 // a server killed with SIGKILL, and a network blackhole between two network
 // namespaces. The processes are tests/faults/peer.cpp; times they print are
 // steady_clock readings, comparable with this process's.
-#include "process.hpp"
+#include "../support/child_process.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,41 +1,57 @@
-// A heartbeat process for fault tests: a watcher server or a set of
-// reconnecting clients, each printing one line per event on stdout so the
-// test driving it (faults.cpp) can stop, kill and cut it off like a real
-// deployment's processes.
+// A heartbeat process for fault tests and the load harness: a server (our
+// watcher, or the textbook baseline) or a set of reconnecting clients, each
+// printing one line per event on stdout so the program driving it can stop,
+// kill and cut it off like a real deployment's processes.
 //
-//   peer server  [--bind ADDR] [--port P] [--interval-ms I] [--misses N]
+//   peer server  [--kind heartbeat|baseline] [--bind ADDR] [--port P]
+//                [--interval-ms I] [--misses N] [--stats-ms S]
 //   peer clients --port P [--host ADDR] [--id ID] [--count K] [--interval-ms I]
-//                [--backoff-ms B] [--backoff-max-ms M]
+//                [--backoff-ms B] [--backoff-max-ms M] [--quiet 1]
 //
 // Lines (times are steady_clock nanoseconds, comparable across processes
-// on one Linux host because both read CLOCK_MONOTONIC):
+// on one Linux host because all read CLOCK_MONOTONIC):
 //   ready <port>
-//   online <id> <t>            offline <id> <reason> <t>        (server)
-//   connected <id> <t>         lost <id> <t> <why>             (clients)
+//   online <id> <t>
+//   offline <id> <reason> <t> <last_seen>                     (server)
+//   stats <frames received so far> <t>                        (server, every S ms)
+//   connected <id> <t>    lost <id> <t> <why>                 (clients)
 //   reconnecting <id> <attempt> <delay_ms> <t>
+//   all-connected <count> <t>    (clients: once every connection was welcomed)
+// With --quiet 1 the clients print only all-connected and lost lines.
 #include <heartbeat/heartbeat.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <unistd.h>
 
 namespace {
 
 namespace net = heartbeat::net;
+namespace wire = heartbeat::wire;
 using tcp = net::ip::tcp;
+using steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-long long now_ns()
+long long ns_of(steady::time_point t)
 {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
+long long now_ns() { return ns_of(steady::now()); }
 
 struct arguments {
     std::map<std::string, std::string> values;
@@ -57,18 +73,28 @@ struct arguments {
     }
 };
 
-int run_server(const arguments& args)
+void print_offline(const std::string& id, heartbeat::offline_reason r, long long at, long long last_seen)
 {
-    net::io_context io;
+    std::printf("offline %s %s %lld %lld\n", id.c_str(), std::string(heartbeat::to_string(r)).c_str(), at,
+                last_seen);
+}
+
+// ---- our watcher --------------------------------------------------------------
+
+int run_watcher(const arguments& args)
+{
+    net::io_context io(1);
     heartbeat::watcher<tcp::socket>::options o;
     o.detection.interval = std::chrono::milliseconds(args.number("--interval-ms", 100));
     o.detection.misses = static_cast<unsigned>(args.number("--misses", 3));
     o.detection.min_interval = 10ms;
     o.hello_timeout = 2s;
     heartbeat::watcher<tcp::socket> watcher(io, o);
-    watcher.on_online([](const std::string& id) { std::printf("online %s %lld\n", id.c_str(), now_ns()); });
-    watcher.on_offline([](const std::string& id, heartbeat::offline_reason r) {
-        std::printf("offline %s %s %lld\n", id.c_str(), std::string(heartbeat::to_string(r)).c_str(), now_ns());
+    watcher.on_event([](const heartbeat::watcher<tcp::socket>::event_type& e) {
+        if (e.kind == heartbeat::transition::online)
+            std::printf("online %s %lld\n", e.key.c_str(), ns_of(e.at));
+        else
+            print_offline(e.key, e.reason, ns_of(e.at), ns_of(e.last_seen));
     });
 
     tcp::acceptor acceptor(io);
@@ -81,9 +107,24 @@ int run_server(const arguments& args)
     watcher.accept_from(acceptor);
     std::printf("ready %u\n", static_cast<unsigned>(acceptor.local_endpoint().port()));
 
+    net::steady_timer stats(io);
+    const auto every = std::chrono::milliseconds(args.number("--stats-ms", 0));
+    std::function<void()> report = [&] {
+        stats.expires_after(every);
+        stats.async_wait([&](const heartbeat::error_code& ec) {
+            if (ec)
+                return;
+            std::printf("stats %llu %lld\n", static_cast<unsigned long long>(watcher.frames_received()), now_ns());
+            report();
+        });
+    };
+    if (every.count() > 0)
+        report();
+
     net::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const heartbeat::error_code&, int) {
         watcher.stop();
+        stats.cancel();
         heartbeat::error_code ignored;
         acceptor.close(ignored);
     });
@@ -91,40 +132,203 @@ int run_server(const arguments& args)
     return 0;
 }
 
+// ---- the textbook baseline ------------------------------------------------------
+//
+// What one writes without a library: a thread per connection doing blocking
+// reads, a mutex-guarded map of last-seen times, and a thread that sweeps
+// the whole map once a second. It speaks the same protocol (HELLO, WELCOME,
+// BEAT, ECHO), so the same clients drive it.
+
+class baseline_server {
+public:
+    baseline_server(std::chrono::milliseconds interval, unsigned misses) : interval_(interval), misses_(misses) {}
+
+    int run(const std::string& bind, unsigned short port, std::chrono::milliseconds stats_every)
+    {
+        const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+        const int yes = 1;
+        ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port);
+        ::inet_pton(AF_INET, bind.c_str(), &addr.sin_addr);
+        if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener, 4096) != 0) {
+            std::perror("bind/listen");
+            return 1;
+        }
+        socklen_t len = sizeof addr;
+        ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+        std::printf("ready %u\n", static_cast<unsigned>(ntohs(addr.sin_port)));
+        std::thread([this] { sweep(); }).detach();
+        if (stats_every.count() > 0)
+            std::thread([this, stats_every] {
+                for (;;) {
+                    std::this_thread::sleep_for(stats_every);
+                    std::printf("stats %llu %lld\n", static_cast<unsigned long long>(frames_.load()), now_ns());
+                }
+            }).detach();
+        for (;;) {
+            const int fd = ::accept(listener, nullptr, nullptr);
+            if (fd < 0) {
+                std::this_thread::sleep_for(10ms);
+                continue;
+            }
+            std::thread([this, fd] { serve(fd); }).detach();
+        }
+    }
+
+private:
+    struct peer {
+        steady::time_point last_seen;
+        bool online = true;
+    };
+
+    void serve(int fd)
+    {
+        wire::decoder decoder;
+        std::string id;
+        std::uint8_t buf[1024];
+        for (;;) {
+            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0)
+                break;
+            const auto now = steady::now();
+            std::uint64_t frames = 0;
+            bool bad = false;
+            const auto st = decoder.feed(buf, static_cast<std::size_t>(n), [&](const wire::frame_view& f) {
+                ++frames;
+                if (f.type == wire::frame_type::hello) {
+                    wire::hello h;
+                    if (wire::parse_hello(f, h) != wire::decode_status::ok) {
+                        bad = true;
+                        return;
+                    }
+                    id.assign(h.id.begin(), h.id.end());
+                    {
+                        std::lock_guard<std::mutex> lock(mu_);
+                        peers_[id] = {now, true};
+                    }
+                    std::printf("online %s %lld\n", id.c_str(), ns_of(now));
+                    std::vector<std::uint8_t> welcome;
+                    wire::append_welcome(welcome, {wire::protocol_version, static_cast<std::uint8_t>(misses_),
+                                                   static_cast<std::uint32_t>(interval_.count())});
+                    ::send(fd, welcome.data(), welcome.size(), MSG_NOSIGNAL);
+                }
+                else if (f.type == wire::frame_type::beat && !id.empty()) {
+                    std::uint32_t seq = 0;
+                    wire::parse_sequence(f, seq);
+                    {
+                        std::lock_guard<std::mutex> lock(mu_);
+                        auto& p = peers_[id];
+                        if (!p.online)
+                            std::printf("online %s %lld\n", id.c_str(), ns_of(now));
+                        p = {now, true};
+                    }
+                    const auto echo = wire::encode_echo(seq);
+                    ::send(fd, echo.data(), echo.size(), MSG_NOSIGNAL);
+                }
+            });
+            frames_.fetch_add(frames, std::memory_order_relaxed);
+            if (bad || st != wire::decode_status::ok)
+                break;
+        }
+        ::close(fd);
+        if (!id.empty()) {
+            std::lock_guard<std::mutex> lock(mu_);
+            auto it = peers_.find(id);
+            if (it != peers_.end() && it->second.online)
+                print_offline(id, heartbeat::offline_reason::disconnected, now_ns(), ns_of(it->second.last_seen));
+            peers_.erase(id);
+        }
+    }
+
+    void sweep()
+    {
+        const auto timeout = interval_ * misses_;
+        for (;;) {
+            std::this_thread::sleep_for(1s);
+            const auto now = steady::now();
+            std::lock_guard<std::mutex> lock(mu_);
+            for (auto& [id, p] : peers_)
+                if (p.online && now - p.last_seen > timeout) {
+                    p.online = false;
+                    print_offline(id, heartbeat::offline_reason::timeout, ns_of(now), ns_of(p.last_seen));
+                }
+        }
+    }
+
+    std::chrono::milliseconds interval_;
+    unsigned misses_;
+    std::mutex mu_;
+    std::unordered_map<std::string, peer> peers_;
+    std::atomic<std::uint64_t> frames_{0};
+};
+
+// ---- clients ----------------------------------------------------------------------
+
 int run_clients(const arguments& args)
 {
     using client_type = heartbeat::reconnecting_client<>;
-    net::io_context io;
+    net::io_context io(1);
     const long count = args.number("--count", 1);
+    const bool quiet = args.number("--quiet", 0) != 0;
     const std::string base = args.text("--id", "client");
     std::vector<std::unique_ptr<client_type>> clients;
+    std::size_t welcomed_once = 0;
+    std::vector<bool> welcomed(static_cast<std::size_t>(count), false);
     for (long i = 0; i < count; ++i) {
         client_type::options o;
         o.host = args.text("--host", "127.0.0.1");
         o.port = args.text("--port", "");
         o.session.id = count == 1 ? base : base + std::to_string(i);
         o.session.interval = std::chrono::milliseconds(args.number("--interval-ms", 100));
-        o.session.hello_timeout = 2s;
-        o.connect_timeout = 2s;
+        o.session.hello_timeout = 5s;
+        o.connect_timeout = 5s;
         o.backoff_initial = std::chrono::milliseconds(args.number("--backoff-ms", 50));
         o.backoff_max = std::chrono::milliseconds(args.number("--backoff-max-ms", 500));
         o.seed = static_cast<std::uint64_t>(i + 1);
         const std::string id = o.session.id;
         auto c = std::make_unique<client_type>(io, o);
-        c->on_connected([id] { std::printf("connected %s %lld\n", id.c_str(), now_ns()); });
+        // All clients share the one io thread: the counters need no lock.
+        c->on_connected([id, i, quiet, count, &welcomed, &welcomed_once] {
+            if (!quiet)
+                std::printf("connected %s %lld\n", id.c_str(), now_ns());
+            if (!welcomed[static_cast<std::size_t>(i)]) {
+                welcomed[static_cast<std::size_t>(i)] = true;
+                if (++welcomed_once == static_cast<std::size_t>(count))
+                    std::printf("all-connected %ld %lld\n", count, now_ns());
+            }
+        });
         c->on_lost([id](heartbeat::error_code ec) {
             std::printf("lost %s %lld %s\n", id.c_str(), now_ns(), ec.message().c_str());
         });
-        c->on_reconnecting([id](unsigned attempt, client_type::duration delay) {
-            std::printf("reconnecting %s %u %lld %lld\n", id.c_str(), attempt,
-                        static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()),
-                        now_ns());
-        });
-        c->start();
+        if (!quiet)
+            c->on_reconnecting([id](unsigned attempt, client_type::duration delay) {
+                std::printf("reconnecting %s %u %lld %lld\n", id.c_str(), attempt,
+                            static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()),
+                            now_ns());
+            });
         clients.push_back(std::move(c));
     }
+    // Start in batches, so thousands of connections do not overflow the
+    // server's listen backlog at once.
+    net::steady_timer pacing(io);
+    std::size_t started = 0;
+    std::function<void()> start_batch = [&] {
+        for (std::size_t n = 0; n < 200 && started < clients.size(); ++n)
+            clients[started++]->start();
+        if (started < clients.size()) {
+            pacing.expires_after(10ms);
+            pacing.async_wait([&](const heartbeat::error_code& ec) {
+                if (!ec)
+                    start_batch();
+            });
+        }
+    };
+    start_batch();
     net::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const heartbeat::error_code&, int) {
+        pacing.cancel();
         for (auto& c : clients)
             c->stop();
     });
@@ -138,8 +342,15 @@ int main(int argc, char** argv)
 {
     // One line per event, visible to the parent at once.
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
-    if (argc >= 2 && std::strcmp(argv[1], "server") == 0)
-        return run_server(arguments(argc, argv));
+    if (argc >= 2 && std::strcmp(argv[1], "server") == 0) {
+        const arguments args(argc, argv);
+        if (args.text("--kind", "heartbeat") == "baseline")
+            return baseline_server(std::chrono::milliseconds(args.number("--interval-ms", 100)),
+                                   static_cast<unsigned>(args.number("--misses", 3)))
+                .run(args.text("--bind", "127.0.0.1"), static_cast<unsigned short>(args.number("--port", 0)),
+                     std::chrono::milliseconds(args.number("--stats-ms", 0)));
+        return run_watcher(args);
+    }
     if (argc >= 2 && std::strcmp(argv[1], "clients") == 0)
         return run_clients(arguments(argc, argv));
     std::fprintf(stderr, "usage: peer server|clients [--option value]...\n");

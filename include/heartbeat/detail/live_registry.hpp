@@ -31,13 +31,14 @@ public:
     using time_point = typename clock_type::time_point;
     using duration = typename clock_type::duration;
     using registry_type = registry<Key, clock_type, Policy>;
-    using event_handler = std::function<void(const Key&, transition, offline_reason)>;
+    using event_type = peer_event<Key, time_point>;
+    using event_handler = std::function<void(const event_type&)>;
 
     live_registry(const Executor& strand, const typename registry_type::options& opts)
         : reg_(opts), sweeper_(strand, *this)
     {
         reg_.on_event([this](const typename registry_type::event_type& e) {
-            pending_.push_back({e.key, e.kind, e.reason});
+            pending_.push_back({e.key, e.kind, e.reason, e.at, e.last_seen});
         });
     }
 
@@ -104,7 +105,7 @@ public:
             }
             for (const auto& ev : batch)
                 if (handler_)
-                    handler_(ev.key, ev.kind, ev.reason);
+                    handler_(event_type{ev.key, ev.kind, ev.reason, ev.at, ev.last_seen});
         }
     }
 
@@ -139,6 +140,8 @@ private:
         Key key;
         transition kind;
         offline_reason reason;
+        time_point at;
+        time_point last_seen;
     };
 
     mutable std::mutex mu_;

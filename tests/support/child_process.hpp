@@ -1,8 +1,8 @@
 // A child process whose stdout the test reads line by line, with bounded
 // waits. The test owns it: the destructor kills it (SIGKILL, by PID) and
 // reaps it, so a failing test leaves nothing behind.
-#ifndef HEARTBEAT_TESTS_FAULTS_PROCESS_HPP
-#define HEARTBEAT_TESTS_FAULTS_PROCESS_HPP
+#ifndef HEARTBEAT_TESTS_SUPPORT_CHILD_PROCESS_HPP
+#define HEARTBEAT_TESTS_SUPPORT_CHILD_PROCESS_HPP
 
 #include <cerrno>
 #include <chrono>

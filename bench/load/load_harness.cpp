@@ -1,0 +1,337 @@
+// The load harness: separate processes on loopback. A server process (our
+// watcher, the textbook baseline, or ZeroMQ), client processes holding N
+// connections beating every I, and victim processes, each one connection,
+// stopped with SIGSTOP (socket left open) at a random phase.
+//
+//   load_harness [--kinds heartbeat,baseline,zmq] [--connections 9000]
+//                [--interval-ms 1000] [--misses 3] [--warmup-s 5] [--window-s 10]
+//                [--victims 10] [--seed 1] [--json results.jsonl]
+//
+// For each kind, in the same run: server CPU seconds per second (user+sys
+// from /proc over the steady window), server RSS at the end of the window,
+// frames received per second, healthy peers dropped (any offline event for
+// a non-victim), and detection latency of the victims measured two ways:
+// last beat received -> offline (the server's own record), and SIGSTOP ->
+// offline. Ratios are against the baseline measured in the same run.
+#include "../../tests/support/child_process.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+namespace {
+
+using heartbeat_test::child_process;
+using heartbeat_test::fields;
+using heartbeat_test::starts_with;
+using steady = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct settings {
+    std::vector<std::string> kinds{"heartbeat", "baseline", "zmq"};
+    long connections = 9000;
+    long interval_ms = 1000;
+    long misses = 3;
+    long warmup_s = 5;
+    long window_s = 10;
+    long victims = 10;
+    unsigned seed = 1;
+    std::string json;
+};
+
+struct result {
+    std::string kind;
+    bool ok = false;
+    bool skipped = false; // the kind is not built here
+    std::string failure;
+    double cpu_per_s = 0;
+    double rss_mib = 0;
+    double frames_per_s = 0;
+    long healthy_dropped = 0;
+    std::vector<double> from_last_seen_ms; // offline.at - last_seen
+    std::vector<double> from_stop_ms;      // offline.at - SIGSTOP
+};
+
+long long now_ns()
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
+}
+
+double cpu_seconds(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    std::istringstream rest(all.substr(all.rfind(')') + 2));
+    std::vector<std::string> f;
+    for (std::string w; rest >> w;)
+        f.push_back(w);
+    if (f.size() < 13)
+        return 0;
+    const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    return (std::stod(f[11]) + std::stod(f[12])) / ticks;
+}
+
+double rss_mib(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stod(line.substr(6)) / 1024.0;
+    return 0;
+}
+
+std::optional<unsigned long long> last_frames(child_process& server)
+{
+    const auto& lines = server.lines();
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it)
+        if (starts_with(*it, "stats"))
+            return std::stoull(fields(*it).at(1));
+    return std::nullopt;
+}
+
+double percentile(std::vector<double> v, double p)
+{
+    if (v.empty())
+        return 0;
+    // Nearest rank: the smallest value with at least p of the samples at or
+    // below it.
+    std::sort(v.begin(), v.end());
+    const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+    return v[std::min(std::max<std::size_t>(rank, 1), v.size()) - 1];
+}
+
+std::string program(const std::string& kind) { return kind == "zmq" ? HEARTBEAT_ZMQ_PEER : HEARTBEAT_PEER; }
+
+result run_kind(const settings& cfg, const std::string& kind)
+{
+    result r;
+    r.kind = kind;
+    if (program(kind).empty()) {
+        r.failure = "not built (ZeroMQ not found)";
+        r.skipped = true;
+        return r;
+    }
+    const std::string interval = std::to_string(cfg.interval_ms);
+    const std::string misses = std::to_string(cfg.misses);
+    std::vector<std::string> server_argv = {program(kind), "server", "--interval-ms", interval, "--misses", misses,
+                                            "--stats-ms", "1000"};
+    if (kind != "zmq") {
+        server_argv.push_back("--kind");
+        server_argv.push_back(kind);
+    }
+    child_process server(server_argv);
+    const auto ready = server.wait_for("ready", 10s);
+    if (!ready) {
+        r.failure = "server did not start";
+        return r;
+    }
+    const std::string port = fields(*ready).at(1);
+
+    // At most 9,000 connections per client process (the open-file limit).
+    std::vector<std::unique_ptr<child_process>> clients;
+    for (long done = 0, j = 0; done < cfg.connections; ++j) {
+        const long n = std::min(9000L, cfg.connections - done);
+        clients.push_back(std::make_unique<child_process>(std::vector<std::string>{
+            program(kind), "clients", "--port", port, "--id", "c" + std::to_string(j) + "-", "--count",
+            std::to_string(n), "--interval-ms", interval, "--misses", misses, "--quiet", "1"}));
+        done += n;
+    }
+    for (auto& c : clients)
+        if (!c->wait_for("all-connected", 180s)) {
+            r.failure = "clients did not connect";
+            return r;
+        }
+    // Every connection must be online at the server, too.
+    if (!server.wait_line([](const std::string& l) { return starts_with(l, "online"); }, 120s,
+                          static_cast<int>(cfg.connections) - 1)) {
+        r.failure = "server did not see every connection";
+        return r;
+    }
+
+    std::this_thread::sleep_for(std::chrono::seconds(cfg.warmup_s));
+    const auto frames0 = last_frames(server);
+    const double cpu0 = cpu_seconds(server.pid());
+    const auto t0 = steady::now();
+    std::this_thread::sleep_for(std::chrono::seconds(cfg.window_s));
+    const double cpu1 = cpu_seconds(server.pid());
+    const auto t1 = steady::now();
+    const auto frames1 = last_frames(server);
+    const double seconds = std::chrono::duration<double>(t1 - t0).count();
+    r.cpu_per_s = (cpu1 - cpu0) / seconds;
+    r.rss_mib = rss_mib(server.pid());
+    if (frames0 && frames1)
+        r.frames_per_s = static_cast<double>(*frames1 - *frames0) / seconds;
+
+    // Victims: connect, then each is frozen at a random phase of its beat.
+    std::mt19937 rng(cfg.seed);
+    std::uniform_int_distribution<long> phase(0, cfg.interval_ms - 1);
+    const std::size_t offline_before = server.count("offline");
+    std::vector<std::unique_ptr<child_process>> victims;
+    std::vector<long long> stopped_at;
+    for (long v = 0; v < cfg.victims; ++v) {
+        victims.push_back(std::make_unique<child_process>(std::vector<std::string>{
+            program(kind), "clients", "--port", port, "--id", "victim" + std::to_string(v), "--count", "1",
+            "--interval-ms", interval, "--misses", misses, "--quiet", "1"}));
+        if (!victims.back()->wait_for("all-connected", 30s)) {
+            r.failure = "victim did not connect";
+            return r;
+        }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 * cfg.interval_ms));
+    for (auto& v : victims) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(phase(rng)));
+        stopped_at.push_back(now_ns());
+        v->signal(SIGSTOP);
+    }
+    const auto limit = std::chrono::milliseconds(cfg.interval_ms * cfg.misses) + 10s;
+    for (long v = 0; v < cfg.victims; ++v) {
+        std::optional<std::string> off;
+        if (kind == "zmq") // ZeroMQ does not say who: take the offlines in order
+            off = server.wait_line([](const std::string& l) { return starts_with(l, "offline"); }, limit,
+                                   static_cast<int>(offline_before + static_cast<std::size_t>(v)));
+        else
+            off = server.wait_for("offline victim" + std::to_string(v), limit);
+        if (!off) {
+            r.failure = "victim " + std::to_string(v) + " never detected";
+            return r;
+        }
+        const auto f = fields(*off);
+        const long long at = std::stoll(f.at(3));
+        const long long last_seen = std::stoll(f.at(4));
+        if (last_seen != 0)
+            r.from_last_seen_ms.push_back(static_cast<double>(at - last_seen) / 1e6);
+    }
+    // ZeroMQ's offlines are anonymous: match them to stops in time order.
+    {
+        std::vector<long long> ats;
+        for (const auto& l : server.lines())
+            if (starts_with(l, "offline")) {
+                const auto f = fields(l);
+                if (kind == "zmq" || f.at(1).rfind("victim", 0) == 0)
+                    ats.push_back(std::stoll(f.at(3)));
+            }
+        if (kind == "zmq")
+            ats.erase(ats.begin(), ats.begin() + static_cast<long>(std::min(offline_before, ats.size())));
+        std::sort(ats.begin(), ats.end());
+        auto stops = stopped_at;
+        std::sort(stops.begin(), stops.end());
+        if (kind != "zmq") {
+            // Named: pair each victim's offline with its own stop.
+            ats.clear();
+            for (long v = 0; v < cfg.victims; ++v) {
+                const auto off = server.wait_for("offline victim" + std::to_string(v), 0s);
+                ats.push_back(std::stoll(fields(*off).at(3)));
+            }
+            stops = stopped_at;
+        }
+        for (std::size_t i = 0; i < std::min(ats.size(), stops.size()); ++i)
+            r.from_stop_ms.push_back(static_cast<double>(ats[i] - stops[i]) / 1e6);
+    }
+    for (const auto& l : server.lines())
+        if (starts_with(l, "offline") && fields(l).at(1).rfind("victim", 0) != 0)
+            ++r.healthy_dropped;
+    if (kind == "zmq")
+        r.healthy_dropped = static_cast<long>(offline_before) +
+                            std::max(0L, static_cast<long>(server.count("offline") - offline_before) - cfg.victims);
+    r.ok = true;
+    return r;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    settings cfg;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string k = argv[i], v = argv[i + 1];
+        if (k == "--kinds") {
+            cfg.kinds.clear();
+            std::stringstream in(v);
+            for (std::string kind; std::getline(in, kind, ',');)
+                cfg.kinds.push_back(kind);
+        }
+        else if (k == "--connections") cfg.connections = std::stol(v);
+        else if (k == "--interval-ms") cfg.interval_ms = std::stol(v);
+        else if (k == "--misses") cfg.misses = std::stol(v);
+        else if (k == "--warmup-s") cfg.warmup_s = std::stol(v);
+        else if (k == "--window-s") cfg.window_s = std::stol(v);
+        else if (k == "--victims") cfg.victims = std::stol(v);
+        else if (k == "--seed") cfg.seed = static_cast<unsigned>(std::stoul(v));
+        else if (k == "--json") cfg.json = v;
+        else {
+            std::fprintf(stderr, "unknown option %s\n", k.c_str());
+            return 2;
+        }
+    }
+    std::printf("load: %ld connections, I = %ld ms, N = %ld, %ld victims, window %ld s after %ld s warm-up\n",
+                cfg.connections, cfg.interval_ms, cfg.misses, cfg.victims, cfg.window_s, cfg.warmup_s);
+    std::vector<result> results;
+    for (const auto& kind : cfg.kinds) {
+        results.push_back(run_kind(cfg, kind));
+        const auto& r = results.back();
+        if (!r.ok)
+            std::printf("%-10s FAILED: %s\n", kind.c_str(), r.failure.c_str());
+        std::fflush(stdout);
+    }
+    const result* base = nullptr;
+    for (const auto& r : results)
+        if (r.kind == "baseline" && r.ok)
+            base = &r;
+
+    std::printf("\n| kind | CPU-s/s | RSS MiB | frames/s | healthy dropped | last beat -> offline p50 / p99 / max ms "
+                "| stop -> offline p50 / p99 / max ms | CPU vs baseline | RSS vs baseline |\n"
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    std::ofstream json;
+    if (!cfg.json.empty())
+        json.open(cfg.json, std::ios::app);
+    for (const auto& r : results) {
+        if (!r.ok)
+            continue;
+        char ratio_cpu[32] = "-", ratio_rss[32] = "-";
+        if (base && base->cpu_per_s > 0)
+            std::snprintf(ratio_cpu, sizeof ratio_cpu, "%.2f", r.cpu_per_s / base->cpu_per_s);
+        if (base && base->rss_mib > 0)
+            std::snprintf(ratio_rss, sizeof ratio_rss, "%.2f", r.rss_mib / base->rss_mib);
+        const auto& a = r.from_last_seen_ms;
+        const auto& b = r.from_stop_ms;
+        char seen[96] = "n/a";
+        if (!a.empty())
+            std::snprintf(seen, sizeof seen, "%.1f / %.1f / %.1f", percentile(a, 0.5), percentile(a, 0.99),
+                          percentile(a, 1.0));
+        std::printf("| %s | %.4f | %.1f | %.0f | %ld | %s | %.1f / %.1f / %.1f | %s | %s |\n", r.kind.c_str(),
+                    r.cpu_per_s, r.rss_mib, r.frames_per_s, r.healthy_dropped, seen, percentile(b, 0.5),
+                    percentile(b, 0.99), percentile(b, 1.0), ratio_cpu, ratio_rss);
+        if (json) {
+            json << "{\"kind\":\"" << r.kind << "\",\"connections\":" << cfg.connections
+                 << ",\"interval_ms\":" << cfg.interval_ms << ",\"misses\":" << cfg.misses
+                 << ",\"cpu_per_s\":" << r.cpu_per_s << ",\"rss_mib\":" << r.rss_mib
+                 << ",\"frames_per_s\":" << r.frames_per_s << ",\"healthy_dropped\":" << r.healthy_dropped
+                 << ",\"last_seen_to_offline_ms\":[";
+            for (std::size_t i = 0; i < a.size(); ++i)
+                json << (i ? "," : "") << a[i];
+            json << "],\"stop_to_offline_ms\":[";
+            for (std::size_t i = 0; i < b.size(); ++i)
+                json << (i ? "," : "") << b[i];
+            json << "]}\n";
+        }
+    }
+    bool all_ok = true;
+    for (const auto& r : results)
+        all_ok = all_ok && (r.ok || r.skipped);
+    return all_ok ? 0 : 1;
+}
