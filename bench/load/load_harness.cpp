@@ -180,7 +180,6 @@ result run_kind(const settings& cfg, const std::string& kind)
     // Victims: connect, then each is frozen at a random phase of its beat.
     std::mt19937 rng(cfg.seed);
     std::uniform_int_distribution<long> phase(0, cfg.interval_ms - 1);
-    const std::size_t offline_before = server.count("offline");
     std::vector<std::unique_ptr<child_process>> victims;
     std::vector<long long> stopped_at;
     for (long v = 0; v < cfg.victims; ++v) {
@@ -200,12 +199,7 @@ result run_kind(const settings& cfg, const std::string& kind)
     }
     const auto limit = std::chrono::milliseconds(cfg.interval_ms * cfg.misses) + 10s;
     for (long v = 0; v < cfg.victims; ++v) {
-        std::optional<std::string> off;
-        if (kind == "zmq") // ZeroMQ does not say who: take the offlines in order
-            off = server.wait_line([](const std::string& l) { return starts_with(l, "offline"); }, limit,
-                                   static_cast<int>(offline_before + static_cast<std::size_t>(v)));
-        else
-            off = server.wait_for("offline victim" + std::to_string(v), limit);
+        const auto off = server.wait_for("offline victim" + std::to_string(v), limit);
         if (!off) {
             r.failure = "victim " + std::to_string(v) + " never detected";
             return r;
@@ -213,41 +207,13 @@ result run_kind(const settings& cfg, const std::string& kind)
         const auto f = fields(*off);
         const long long at = std::stoll(f.at(3));
         const long long last_seen = std::stoll(f.at(4));
-        if (last_seen != 0)
+        if (last_seen != 0) // ZeroMQ does not tell
             r.from_last_seen_ms.push_back(static_cast<double>(at - last_seen) / 1e6);
-    }
-    // ZeroMQ's offlines are anonymous: match them to stops in time order.
-    {
-        std::vector<long long> ats;
-        for (const auto& l : server.lines())
-            if (starts_with(l, "offline")) {
-                const auto f = fields(l);
-                if (kind == "zmq" || f.at(1).rfind("victim", 0) == 0)
-                    ats.push_back(std::stoll(f.at(3)));
-            }
-        if (kind == "zmq")
-            ats.erase(ats.begin(), ats.begin() + static_cast<long>(std::min(offline_before, ats.size())));
-        std::sort(ats.begin(), ats.end());
-        auto stops = stopped_at;
-        std::sort(stops.begin(), stops.end());
-        if (kind != "zmq") {
-            // Named: pair each victim's offline with its own stop.
-            ats.clear();
-            for (long v = 0; v < cfg.victims; ++v) {
-                const auto off = server.wait_for("offline victim" + std::to_string(v), 0s);
-                ats.push_back(std::stoll(fields(*off).at(3)));
-            }
-            stops = stopped_at;
-        }
-        for (std::size_t i = 0; i < std::min(ats.size(), stops.size()); ++i)
-            r.from_stop_ms.push_back(static_cast<double>(ats[i] - stops[i]) / 1e6);
+        r.from_stop_ms.push_back(static_cast<double>(at - stopped_at[static_cast<std::size_t>(v)]) / 1e6);
     }
     for (const auto& l : server.lines())
         if (starts_with(l, "offline") && fields(l).at(1).rfind("victim", 0) != 0)
             ++r.healthy_dropped;
-    if (kind == "zmq")
-        r.healthy_dropped = static_cast<long>(offline_before) +
-                            std::max(0L, static_cast<long>(server.count("offline") - offline_before) - cfg.victims);
     r.ok = true;
     return r;
 }

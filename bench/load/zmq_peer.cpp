@@ -7,8 +7,10 @@
 //
 // A ROUTER socket accepts DEALER sockets; a socket monitor reports each
 // accepted connection (online) and each disconnect (offline: a heartbeat
-// timeout or a closed connection; ZeroMQ does not say which, nor which
-// peer, so ids are "fd<descriptor>" and last-seen times are unknown: 0).
+// timeout or a closed connection; ZeroMQ does not say which). The monitor
+// names descriptors, not peers: each client sends its id once, and the
+// server maps the message's source descriptor (ZMQ_SRCFD) to it. Last-seen
+// times are unknown (ZMTP PINGs stay inside libzmq), printed as 0.
 #include <zmq.h>
 
 #include <chrono>
@@ -83,6 +85,7 @@ int run_server(const arguments& args)
     const long stats_ms = args.number("--stats-ms", 0);
     auto next_stats = std::chrono::steady_clock::now() + std::chrono::milliseconds(stats_ms);
     zmq_pollitem_t items[] = {{monitor, 0, ZMQ_POLLIN, 0}, {router, 0, ZMQ_POLLIN, 0}};
+    std::map<int, std::string> names; // descriptor -> peer id
     for (;;) {
         zmq_poll(items, 2, 100);
         if (items[0].revents & ZMQ_POLLIN) {
@@ -98,16 +101,32 @@ int run_server(const arguments& args)
             zmq_msg_init(&address);
             zmq_msg_recv(&address, monitor, 0);
             zmq_msg_close(&address);
-            if (event == ZMQ_EVENT_ACCEPTED)
-                std::printf("online fd%u %lld\n", value, now_ns());
-            else
-                std::printf("offline fd%u timeout %lld 0\n", value, now_ns());
+            const int fd = static_cast<int>(value);
+            const auto it = names.find(fd);
+            const std::string name = it != names.end() ? it->second : "fd" + std::to_string(fd);
+            if (event == ZMQ_EVENT_ACCEPTED) {
+                std::printf("online fd%d %lld\n", fd, now_ns());
+            }
+            else {
+                std::printf("offline %s timeout %lld 0\n", name.c_str(), now_ns());
+                names.erase(fd);
+            }
         }
-        if (items[1].revents & ZMQ_POLLIN) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            zmq_msg_recv(&m, router, ZMQ_DONTWAIT);
-            zmq_msg_close(&m);
+        while (items[1].revents & ZMQ_POLLIN) {
+            // [routing id][payload: the peer's id]
+            zmq_msg_t routing, payload;
+            zmq_msg_init(&routing);
+            if (zmq_msg_recv(&routing, router, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&routing);
+                break;
+            }
+            zmq_msg_init(&payload);
+            zmq_msg_recv(&payload, router, 0);
+            const int fd = zmq_msg_get(&payload, ZMQ_SRCFD);
+            if (fd >= 0)
+                names[fd].assign(static_cast<const char*>(zmq_msg_data(&payload)), zmq_msg_size(&payload));
+            zmq_msg_close(&payload);
+            zmq_msg_close(&routing);
         }
         if (stats_ms > 0 && std::chrono::steady_clock::now() >= next_stats) {
             std::printf("stats 0 %lld\n", now_ns()); // ZMTP PINGs are not counted by libzmq
@@ -136,6 +155,7 @@ int run_clients(const arguments& args)
         const std::string id = count == 1 ? base : base + std::to_string(i);
         zmq_setsockopt(dealer, ZMQ_ROUTING_ID, id.data(), id.size());
         zmq_connect(dealer, endpoint.c_str());
+        zmq_send(dealer, id.data(), id.size(), ZMQ_DONTWAIT); // queued until connected
         sockets.push_back(dealer);
         if (i % 200 == 199)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));

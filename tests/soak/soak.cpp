@@ -518,7 +518,7 @@ int main(int argc, char** argv)
 
     watcher.stop();
     heartbeat::error_code ignored;
-    net::post(server_io, [&] { acceptor.close(ignored); });
+    net::post(watcher.get_executor(), [&] { acceptor.close(ignored); }); // the watcher cancels it there
     server_work.reset();
     for (auto& t : server_threads)
         t.join();

@@ -1,21 +1,24 @@
 // A child process whose stdout the test reads line by line, with bounded
-// waits. The test owns it: the destructor kills it (SIGKILL, by PID) and
-// reaps it, so a failing test leaves nothing behind.
+// waits. A reader thread drains the pipe all the time, so a chatty child
+// never blocks on a full pipe while the test waits on another one. The
+// test owns the child: the destructor kills it (SIGKILL, by PID) and reaps
+// it, so a failing test leaves nothing behind.
 #ifndef HEARTBEAT_TESTS_SUPPORT_CHILD_PROCESS_HPP
 #define HEARTBEAT_TESTS_SUPPORT_CHILD_PROCESS_HPP
 
-#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
-#include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,11 +60,11 @@ public:
         const int rc = ::posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
         posix_spawn_file_actions_destroy(&actions);
         ::close(fds[1]);
-        out_ = fds[0];
         if (rc != 0) {
-            ::close(out_);
+            ::close(fds[0]);
             throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
         }
+        reader_ = std::thread([this, fd = fds[0]] { drain(fd); });
     }
 
     child_process(const child_process&) = delete;
@@ -70,7 +73,7 @@ public:
     ~child_process()
     {
         kill();
-        ::close(out_);
+        reader_.join(); // the pipe reports EOF once the child is gone
     }
 
     pid_t pid() const noexcept { return pid_; }
@@ -101,13 +104,17 @@ public:
     {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         std::size_t scanned = 0;
+        std::unique_lock<std::mutex> lock(mu_);
         for (;;) {
             for (; scanned < lines_.size(); ++scanned)
                 if (pred(lines_[scanned]) && skip-- == 0)
                     return lines_[scanned];
-            const auto left = deadline - std::chrono::steady_clock::now();
-            if (left <= std::chrono::steady_clock::duration::zero() || !read_some(left))
+            if (closed_ || cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+                for (; scanned < lines_.size(); ++scanned)
+                    if (pred(lines_[scanned]) && skip-- == 0)
+                        return lines_[scanned];
                 return std::nullopt;
+            }
         }
     }
 
@@ -118,48 +125,53 @@ public:
         return wait_line([&](const std::string& l) { return starts_with(l, prefix); }, timeout, skip);
     }
 
-    /// Reads what is available now (without waiting) and returns every
-    /// line so far.
-    const std::vector<std::string>& lines()
+    /// Every line so far (a copy).
+    std::vector<std::string> lines() const
     {
-        while (read_some(std::chrono::milliseconds(0))) {
-        }
+        std::lock_guard<std::mutex> lock(mu_);
         return lines_;
     }
 
-    std::size_t count(const std::string& prefix)
+    std::size_t count(const std::string& prefix) const
     {
+        std::lock_guard<std::mutex> lock(mu_);
         std::size_t n = 0;
-        for (const auto& l : lines())
+        for (const auto& l : lines_)
             n += starts_with(l, prefix) ? 1 : 0;
         return n;
     }
 
 private:
-    /// Reads once if data arrives within `timeout`; false on timeout or EOF.
-    bool read_some(std::chrono::steady_clock::duration timeout)
+    void drain(int fd)
     {
-        pollfd p{out_, POLLIN, 0};
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
-        const int r = ::poll(&p, 1, static_cast<int>(ms));
-        if (r <= 0)
-            return false;
-        char buf[4096];
-        const ssize_t n = ::read(out_, buf, sizeof buf);
-        if (n <= 0)
-            return false;
-        partial_.append(buf, static_cast<std::size_t>(n));
-        for (std::size_t nl; (nl = partial_.find('\n')) != std::string::npos;) {
-            lines_.push_back(partial_.substr(0, nl));
-            partial_.erase(0, nl + 1);
+        std::string partial;
+        char buf[16384];
+        for (;;) {
+            const ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            partial.append(buf, static_cast<std::size_t>(n));
+            std::lock_guard<std::mutex> lock(mu_);
+            for (std::size_t nl; (nl = partial.find('\n')) != std::string::npos;) {
+                lines_.push_back(partial.substr(0, nl));
+                partial.erase(0, nl + 1);
+            }
+            cv_.notify_all();
         }
-        return true;
+        ::close(fd);
+        std::lock_guard<std::mutex> lock(mu_);
+        closed_ = true;
+        cv_.notify_all();
     }
 
     pid_t pid_ = -1;
-    int out_ = -1;
-    std::string partial_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
     std::vector<std::string> lines_;
+    bool closed_ = false;
+    std::thread reader_;
 };
 
 } // namespace heartbeat_test
