@@ -86,14 +86,18 @@ public:
         std::size_t max_frame = wire::default_max_payload;
         /// The most bytes queued for one peer before send() refuses.
         std::size_t max_send_queue = 1024 * 1024;
-        /// Bytes read per read operation.
-        std::size_t read_buffer_size = 1024;
+        /// Bytes read per read operation: each session holds this much. A
+        /// beat is 8 bytes; raise it for peers that send large DATA.
+        std::size_t read_buffer_size = 256;
         /// Frames a peer may send per second, on average (a token bucket
         /// holding `max_frame_burst`); a peer that sends faster is refused
         /// with ERROR(rate_limited) and goes offline(protocol_error). A beat
         /// every 10 ms is 100 frames a second. Zero disables the limit.
         std::uint32_t max_frame_rate = 5'000;
         std::uint32_t max_frame_burst = 5'000;
+        /// How often rtt() is refreshed per peer (one getsockopt each time,
+        /// a tenth of a beat's cost at 1 s intervals); zero turns it off.
+        duration rtt_sample_interval = std::chrono::seconds(10);
         /// A second connection with an online id.
         duplicate_policy on_duplicate = duplicate_policy::replace;
         /// Close a session whose peer timed out (otherwise keep it open: if
@@ -237,8 +241,9 @@ public:
     }
 
     /// The round-trip time to peer `id` as the kernel estimates it for the
-    /// TCP connection beneath (sampled when beats arrive, at most once a
-    /// second); nothing for other transports or before the first beat.
+    /// TCP connection beneath (sampled when beats arrive, at most once per
+    /// `options::rtt_sample_interval`); nothing for other transports, before
+    /// the first beat, or when sampling is off.
     std::optional<std::chrono::microseconds> rtt(const Key& id) const
     {
         std::lock_guard<std::mutex> lock(impl_->rtt_mu);
@@ -493,7 +498,8 @@ private:
 
         void sample_rtt(const std::shared_ptr<session>& s, time_point now)
         {
-            if (s->rtt_sampled && now - *s->rtt_sampled < std::chrono::seconds(1))
+            if (opts.rtt_sample_interval == duration::zero()
+                || (s->rtt_sampled && now - *s->rtt_sampled < opts.rtt_sample_interval))
                 return;
             s->rtt_sampled = now;
             if (const auto rtt = detail::kernel_rtt(s->stream)) {

@@ -9,13 +9,55 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
-#include <deque>
+#include <cstddef>
 #include <memory>
 #include <vector>
 
 namespace heartbeat::detail {
 
 using shared_bytes = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+/// A FIFO on a vector: allocates nothing until the first push (std::deque
+/// allocates about 600 bytes up front, which thousands of idle sessions
+/// pay for nothing) and keeps its capacity once it has been used.
+template <class T>
+class fifo {
+public:
+    bool empty() const noexcept { return head_ == items_.size(); }
+    std::size_t size() const noexcept { return items_.size() - head_; }
+    T& front() noexcept { return items_[head_]; }
+    T& back() noexcept { return items_.back(); }
+    auto begin() noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+    auto end() noexcept { return items_.end(); }
+
+    void push_back(T v) { items_.push_back(std::move(v)); }
+
+    void pop_front()
+    {
+        items_[head_] = T{}; // release what it holds now
+        if (++head_ == items_.size()) {
+            items_.clear();
+            head_ = 0;
+        }
+        else if (head_ >= 32 && 2 * head_ >= items_.size()) {
+            items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+            head_ = 0;
+        }
+    }
+
+    void pop_back()
+    {
+        items_.pop_back();
+        if (head_ == items_.size()) {
+            items_.clear();
+            head_ = 0;
+        }
+    }
+
+private:
+    std::vector<T> items_;
+    std::size_t head_ = 0;
+};
 
 /// The frames waiting to be written on one connection.
 ///
@@ -107,7 +149,7 @@ private:
         std::size_t size() const { return big ? big->size() : small_size; }
     };
 
-    void pop(std::deque<item>& q, error_code ec)
+    void pop(fifo<item>& q, error_code ec)
     {
         bytes_ -= q.front().size();
         auto done = std::move(q.front().done);
@@ -115,7 +157,7 @@ private:
         done.complete(ec);
     }
 
-    void pop_back(std::deque<item>& q, error_code ec)
+    void pop_back(fifo<item>& q, error_code ec)
     {
         bytes_ -= q.back().size();
         auto done = std::move(q.back().done);
@@ -123,8 +165,8 @@ private:
         done.complete(ec);
     }
 
-    std::deque<item> urgent_;
-    std::deque<item> normal_;
+    fifo<item> urgent_;
+    fifo<item> normal_;
     std::vector<net::const_buffer> buffers_;
     std::size_t in_flight_urgent_ = 0;
     std::size_t in_flight_normal_ = 0;
