@@ -214,6 +214,14 @@ void expire_all_due(benchmark::State& state) { expire_some_due(state, 1000); }
 
 // ---- memory -------------------------------------------------------------------
 
+// Bytes glibc's allocator has handed out: small chunks (uordblks) plus
+// large ones served by mmap (hblkhd), headers and rounding included.
+long long malloc_in_use()
+{
+    const auto m = mallinfo2();
+    return static_cast<long long>(m.uordblks + m.hblkhd);
+}
+
 template <class Build>
 void memory_per_peer(benchmark::State& state, Build build)
 {
@@ -222,10 +230,10 @@ void memory_per_peer(benchmark::State& state, Build build)
     double counted = 0, glibc = 0;
     for (auto _ : state) {
         const long long before = live_bytes.load();
-        const auto glibc_before = mallinfo2().uordblks;
+        const auto glibc_before = malloc_in_use();
         auto holder = build(keys);
         counted = static_cast<double>(live_bytes.load() - before) / static_cast<double>(n);
-        glibc = static_cast<double>(mallinfo2().uordblks - glibc_before) / static_cast<double>(n);
+        glibc = static_cast<double>(malloc_in_use() - glibc_before) / static_cast<double>(n);
         benchmark::DoNotOptimize(holder);
     }
     state.counters["bytes_per_peer"] = counted;

@@ -4,6 +4,7 @@
 #define HEARTBEAT_CORE_REGISTRY_HPP
 
 #include <heartbeat/core/detail/deadline_queue.hpp>
+#include <heartbeat/core/detail/slot_index.hpp>
 #include <heartbeat/core/events.hpp>
 #include <heartbeat/core/fixed_misses.hpp>
 
@@ -151,16 +152,16 @@ public:
     /// and `max_peers` are already tracked.
     peer_handle touch(const Key& key, time_point now)
     {
-        auto it = index_.find(key);
-        if (it != index_.end()) {
-            const peer_handle h{it->second, slots_[it->second].generation};
-            touch_slot(it->second, now);
+        const std::uint32_t found = lookup(key);
+        if (found != npos) {
+            const peer_handle h{found, slots_[found].generation};
+            touch_slot(found, now);
             return h;
         }
         if (opts_.max_peers != 0 && index_.size() >= opts_.max_peers)
             return {};
         const std::uint32_t i = allocate_slot(key);
-        index_.emplace(key, i);
+        index_.insert(key, i);
         const peer_handle h{i, slots_[i].generation};
         bring_online(i, now);
         return h;
@@ -183,10 +184,10 @@ public:
     /// The handle of a tracked key, or an invalid handle.
     peer_handle find(const Key& key) const
     {
-        auto it = index_.find(key);
-        if (it == index_.end())
+        const std::uint32_t i = lookup(key);
+        if (i == npos)
             return {};
-        return {it->second, slots_[it->second].generation};
+        return {i, slots_[i].generation};
     }
 
     /// Sets the beat interval a peer announced. The policy clamps it to its
@@ -241,7 +242,7 @@ public:
         std::optional<Key> key;
         if (was_online && sink_)
             key.emplace(std::move(s.key));
-        index_.erase(key ? *key : s.key);
+        index_.erase(key ? *key : s.key, h.index);
         release_slot(h.index);
         if (was_online) {
             --online_;
@@ -263,8 +264,7 @@ public:
     {
         std::vector<peer_handle> all;
         all.reserve(index_.size());
-        for (const auto& kv : index_)
-            all.push_back({kv.second, slots_[kv.second].generation});
+        index_.for_each([&](std::uint32_t i) { all.push_back({i, slots_[i].generation}); });
         for (peer_handle h : all)
             remove(h, reason, now);
     }
@@ -341,9 +341,8 @@ public:
 
     peer_status status(const Key& key) const
     {
-        auto it = index_.find(key);
-        return it == index_.end() ? peer_status::unknown
-                                  : slots_[it->second].status;
+        const std::uint32_t i = lookup(key);
+        return i == npos ? peer_status::unknown : slots_[i].status;
     }
 
     bool is_online(const Key& key) const
@@ -353,18 +352,18 @@ public:
 
     std::optional<time_point> last_seen(const Key& key) const
     {
-        auto it = index_.find(key);
-        if (it == index_.end())
+        const std::uint32_t i = lookup(key);
+        if (i == npos)
             return std::nullopt;
-        return slots_[it->second].last_seen;
+        return slots_[i].last_seen;
     }
 
     std::optional<peer_info> info(const Key& key) const
     {
-        auto it = index_.find(key);
-        if (it == index_.end())
+        const std::uint32_t i = lookup(key);
+        if (i == npos)
             return std::nullopt;
-        return make_info(slots_[it->second]);
+        return make_info(slots_[i]);
     }
 
     std::optional<peer_info> info(peer_handle h) const
@@ -381,10 +380,10 @@ public:
         -> decltype(std::declval<const P&>().phi(std::declval<const typename P::peer_state&>(), now, now),
                     std::optional<double>())
     {
-        auto it = index_.find(key);
-        if (it == index_.end() || slots_[it->second].status != peer_status::online)
+        const std::uint32_t i = lookup(key);
+        if (i == npos || slots_[i].status != peer_status::online)
             return std::nullopt;
-        const slot& s = slots_[it->second];
+        const slot& s = slots_[i];
         return policy_.phi(s.state, s.last_seen, now);
     }
 
@@ -443,6 +442,13 @@ private:
         std::uint32_t generation = 0;
         peer_status status = peer_status::unknown;
     };
+
+    static constexpr std::uint32_t npos = detail::slot_index<Key, Hash, KeyEqual>::npos;
+
+    std::uint32_t lookup(const Key& key) const
+    {
+        return index_.find(key, [this](std::uint32_t i) -> const Key& { return slots_[i].key; });
+    }
 
     using queue_type = detail::deadline_queue<time_point>;
     using entry = typename queue_type::entry;
@@ -588,7 +594,7 @@ private:
     Policy policy_;
     options opts_;
     event_sink sink_;
-    std::unordered_map<Key, std::uint32_t, Hash, KeyEqual> index_;
+    detail::slot_index<Key, Hash, KeyEqual> index_;
     std::vector<slot> slots_;
     std::vector<std::uint32_t> free_;
     queue_type queue_;

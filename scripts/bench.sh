@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every measurement docs/PERFORMANCE.md quotes, on this machine, into
+# docs/perf/: the micro-benchmarks (Google Benchmark JSON), the load
+# harness (our watcher, the textbook baseline and ZeroMQ in the same run),
+# and the scaling plot. Takes about 20 minutes; nothing else should run.
+#   scripts/bench.sh            everything
+#   scripts/bench.sh micro      only the micro-benchmarks and the plot
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh bench
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc 2>/dev/null || echo 2)" \
+    --target registry_bench load_harness heartbeat_peer zmq_peer
+out=docs/perf
+mkdir -p "$out"
+bin=build/release/bench
+
+"$bin/registry_bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+    --benchmark_min_time=0.5 --benchmark_out="$out/registry_bench.json" --benchmark_out_format=json
+python3 scripts/plot_scaling.py "$out/registry_bench.json" "$out/scaling.svg"
+[ "${1:-all}" = micro ] && exit 0
+
+rm -f "$out/load.jsonl"
+run() { "$bin/load_harness" --victims 30 --warmup-s 5 --window-s 20 --json "$out/load.jsonl" "$@" | tee -a "$out/load.md"; }
+: >"$out/load.md"
+run --connections 9000 --interval-ms 1000
+run --connections 9000 --interval-ms 100
+run --connections 19000 --interval-ms 1000 --kinds heartbeat,baseline
