@@ -112,7 +112,7 @@ def main(src, dst):
             out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}"/>')
         ly = legend_y + i * 16
         out.append(f'<rect x="{x0 + 10}" y="{ly}" width="12" height="3" fill="{color}"/>')
-        out.append(f'<text x="{x0 + 26}" y="{ly + 5}">{label} (solid: malloc in use, dashed: bytes requested)</text>')
+        out.append(f'<text x="{x0 + 26}" y="{ly + 5}">{label} (solid: malloc, dashed: requested)</text>')
     target = sy2(64)
     out.append(f'<line x1="{x0 + ML}" y1="{target}" x2="{x0 + W - MR}" y2="{target}" stroke="#2ca02c" stroke-dasharray="2,2"/>')
     out.append(f'<text x="{x0 + W - MR}" y="{target - 4}" text-anchor="end" fill="#2ca02c">target 64 B</text>')

@@ -11,6 +11,8 @@
 // names descriptors, not peers: each client sends its id once, and the
 // server maps the message's source descriptor (ZMQ_SRCFD) to it. Last-seen
 // times are unknown (ZMTP PINGs stay inside libzmq), printed as 0.
+#include "../../tests/support/command_line.hpp"
+
 #include <zmq.h>
 
 #include <chrono>
@@ -32,24 +34,7 @@ long long now_ns()
         .count();
 }
 
-struct arguments {
-    std::map<std::string, std::string> values;
-    arguments(int argc, char** argv)
-    {
-        for (int i = 2; i + 1 < argc; i += 2)
-            values[argv[i]] = argv[i + 1];
-    }
-    std::string text(const std::string& name, std::string fallback) const
-    {
-        const auto it = values.find(name);
-        return it == values.end() ? fallback : it->second;
-    }
-    long number(const std::string& name, long fallback) const
-    {
-        const auto it = values.find(name);
-        return it == values.end() ? fallback : std::strtol(it->second.c_str(), nullptr, 10);
-    }
-};
+using arguments = heartbeat_test::command_line;
 
 void set_heartbeats(void* socket, int interval_ms, int misses)
 {
@@ -173,9 +158,9 @@ int main(int argc, char** argv)
 {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     if (argc >= 2 && std::strcmp(argv[1], "server") == 0)
-        return run_server(arguments(argc, argv));
+        return run_server(arguments(argc, argv, 2));
     if (argc >= 2 && std::strcmp(argv[1], "clients") == 0)
-        return run_clients(arguments(argc, argv));
+        return run_clients(arguments(argc, argv, 2));
     std::fprintf(stderr, "usage: zmq_peer server|clients [--option value]...\n");
     return 2;
 }

@@ -18,6 +18,8 @@
 //   reconnecting <id> <attempt> <delay_ms> <t>
 //   all-connected <count> <t>    (clients: once every connection was welcomed)
 // With --quiet 1 the clients print only all-connected and lost lines.
+#include "../support/command_line.hpp"
+
 #include <heartbeat/heartbeat.hpp>
 
 #include <atomic>
@@ -53,25 +55,7 @@ long long ns_of(steady::time_point t)
 }
 long long now_ns() { return ns_of(steady::now()); }
 
-struct arguments {
-    std::map<std::string, std::string> values;
-
-    arguments(int argc, char** argv)
-    {
-        for (int i = 2; i + 1 < argc; i += 2)
-            values[argv[i]] = argv[i + 1];
-    }
-    std::string text(const std::string& name, std::string fallback) const
-    {
-        const auto it = values.find(name);
-        return it == values.end() ? fallback : it->second;
-    }
-    long number(const std::string& name, long fallback) const
-    {
-        const auto it = values.find(name);
-        return it == values.end() ? fallback : std::strtol(it->second.c_str(), nullptr, 10);
-    }
-};
+using arguments = heartbeat_test::command_line;
 
 void print_offline(const std::string& id, heartbeat::offline_reason r, long long at, long long last_seen)
 {
@@ -343,7 +327,7 @@ int main(int argc, char** argv)
     // One line per event, visible to the parent at once.
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     if (argc >= 2 && std::strcmp(argv[1], "server") == 0) {
-        const arguments args(argc, argv);
+        const arguments args(argc, argv, 2);
         if (args.text("--kind", "heartbeat") == "baseline")
             return baseline_server(std::chrono::milliseconds(args.number("--interval-ms", 100)),
                                    static_cast<unsigned>(args.number("--misses", 3)))
@@ -352,7 +336,7 @@ int main(int argc, char** argv)
         return run_watcher(args);
     }
     if (argc >= 2 && std::strcmp(argv[1], "clients") == 0)
-        return run_clients(arguments(argc, argv));
+        return run_clients(arguments(argc, argv, 2));
     std::fprintf(stderr, "usage: peer server|clients [--option value]...\n");
     return 2;
 }

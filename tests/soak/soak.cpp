@@ -11,6 +11,8 @@
 // silent with the socket open, which a well-behaved pulse never does), on
 // one io thread; the watcher runs on --server-threads. Exit status 0 means every check
 // held; the report says what was measured.
+#include "../integration/support.hpp"
+
 #include <heartbeat/heartbeat.hpp>
 
 #include <atomic>
@@ -319,18 +321,6 @@ auto on(net::io_context& io, F f)
     return result.get();
 }
 
-template <class Pred>
-bool wait_until(Pred pred, steady::duration timeout)
-{
-    const auto deadline = steady::now() + timeout;
-    while (!pred()) {
-        if (steady::now() >= deadline)
-            return false;
-        std::this_thread::sleep_for(20ms);
-    }
-    return true;
-}
-
 int failures = 0;
 
 void check(bool ok, const std::string& what)
@@ -419,7 +409,7 @@ int main(int argc, char** argv)
             a->settle();
     });
     const auto settle_wait = 3 * cfg.interval + 2s;
-    wait_until([&] {
+    heartbeat_test::eventually([&] {
         return on(client_io, [&] {
             for (auto& a : actors)
                 if (a->current() != actor::state::idle && a->current() != actor::state::beating)
@@ -505,10 +495,10 @@ int main(int argc, char** argv)
         for (auto& a : actors)
             a->close_all();
     });
-    const bool sessions_ended = wait_until([&] { return watcher.session_count() == 0; }, 20s);
+    const bool sessions_ended = heartbeat_test::eventually([&] { return watcher.session_count() == 0; }, 20s);
     check(sessions_ended, "every session ended after the clients closed (" +
                               std::to_string(watcher.session_count()) + " left)");
-    check(wait_until([&] { return watcher.online_count() == 0; }, 20s), "no peer online after the clients closed");
+    check(heartbeat_test::eventually([&] { return watcher.online_count() == 0; }, 20s), "no peer online after the clients closed");
     client_work.reset();
     client_thread.join();
     actors.clear();
