@@ -232,14 +232,20 @@ heartbeat::error_code paced_beats(raw_peer& peer, int per_tick, int ticks)
     return ec;
 }
 
-} // namespace
-
-TEST_CASE("hostile: beats flooded at 100,000/s are cut off at the frame rate limit", "[hostile]")
+// A frame budget of 1,000 a second (burst 1,000), for the flood cases.
+watcher_type::options rate_limited_options()
 {
     auto o = fast_watcher_options(20ms);
     o.max_frame_rate = 1'000;
     o.max_frame_burst = 1'000;
-    bystander_fixture fx(o);
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("hostile: beats flooded at 100,000/s are cut off at the frame rate limit", "[hostile]")
+{
+    bystander_fixture fx(rate_limited_options());
     raw_peer flooder;
     flooder.connect(fx.srv.endpoint());
     flooder.send_hello("flooder", 20);
@@ -257,10 +263,7 @@ TEST_CASE("hostile: beats flooded at 100,000/s are cut off at the frame rate lim
 
 TEST_CASE("hostile: a busy peer within the frame rate limit is not cut off", "[hostile]")
 {
-    auto o = fast_watcher_options(20ms);
-    o.max_frame_rate = 1'000;
-    o.max_frame_burst = 1'000;
-    bystander_fixture fx(o);
+    bystander_fixture fx(rate_limited_options());
     raw_peer busy;
     busy.connect(fx.srv.endpoint());
     busy.send_hello("busy", 20);
