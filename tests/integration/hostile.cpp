@@ -51,11 +51,24 @@ std::optional<std::uint16_t> refused_with(raw_peer& peer)
     return e.code;
 }
 
+// The bystander beats every 20 ms but both sides allow it 50 misses (1 s):
+// a hostile peer may load the machine (a 100,000/s flood under a sanitizer,
+// beside other tests), and what the cases check is that the bystander's
+// session is never disturbed, not how tight a 60 ms bound can be held.
+constexpr unsigned bystander_misses = 50;
+
+watcher_type::options with_bystander_slack(watcher_type::options o)
+{
+    o.detection.misses = std::max(o.detection.misses, bystander_misses);
+    return o;
+}
+
 struct bystander_fixture {
     server srv;
-    client bystander{srv, "bystander", 20ms};
+    client bystander{srv, "bystander", 20ms, {}, bystander_misses};
 
-    explicit bystander_fixture(const watcher_type::options& o = fast_watcher_options(20ms)) : srv(o)
+    explicit bystander_fixture(const watcher_type::options& o = fast_watcher_options(20ms))
+        : srv(with_bystander_slack(o))
     {
         bystander.run();
         REQUIRE(srv.rec.wait_for("bystander", true));

@@ -225,7 +225,7 @@ inline heartbeat::error_code outcome(std::future<heartbeat::error_code>& f, stea
 class client {
 public:
     client(server& srv, const std::string& id, std::chrono::milliseconds interval = 50ms,
-           std::string credential = {})
+           std::string credential = {}, unsigned misses = 3)
     {
         tcp::socket s(srv.io());
         s.connect(srv.endpoint());
@@ -233,6 +233,7 @@ public:
         o.id = id;
         o.credential = std::move(credential);
         o.interval = interval;
+        o.misses = misses;
         p = std::make_unique<pulse_type>(std::move(s), o);
     }
 
