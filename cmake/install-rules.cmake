@@ -9,6 +9,13 @@ install(DIRECTORY include/ DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
 
 install(TARGETS heartbeat EXPORT heartbeatTargets
         INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+if(HEARTBEAT_HAS_REDIS)
+  install(TARGETS heartbeat_redis EXPORT heartbeatRedisTargets)
+  install(EXPORT heartbeatRedisTargets
+    NAMESPACE heartbeat::
+    DESTINATION "${heartbeat_install_cmakedir}"
+    COMPONENT heartbeat_Development)
+endif()
 
 # A header-only package fits any architecture; 0.x minors stay compatible
 # within a major version by CMake's rules.
@@ -26,6 +33,7 @@ install(FILES
   "${PROJECT_BINARY_DIR}/heartbeatConfig.cmake"
   "${PROJECT_BINARY_DIR}/heartbeatConfigVersion.cmake"
   "${PROJECT_SOURCE_DIR}/cmake/FindAsio.cmake"
+  "${PROJECT_SOURCE_DIR}/cmake/FindHiredis.cmake"
   DESTINATION "${heartbeat_install_cmakedir}"
   COMPONENT heartbeat_Development)
 

@@ -11,6 +11,8 @@ option(HEARTBEAT_USE_BOOST_ASIO "Use Boost.Asio instead of standalone Asio" OFF)
 option(HEARTBEAT_BUILD_TESTS "Build heartbeat's tests" "${PROJECT_IS_TOP_LEVEL}")
 option(HEARTBEAT_BUILD_EXAMPLES "Build heartbeat's examples" "${PROJECT_IS_TOP_LEVEL}")
 option(HEARTBEAT_BUILD_BENCHMARKS "Build heartbeat's benchmarks and measurement tools" "${PROJECT_IS_TOP_LEVEL}")
+set(HEARTBEAT_WITH_REDIS AUTO CACHE STRING "Build heartbeat::redis (cluster presence; needs hiredis): AUTO, ON or OFF")
+set_property(CACHE HEARTBEAT_WITH_REDIS PROPERTY STRINGS AUTO ON OFF)
 option(HEARTBEAT_BUILD_FUZZERS "Build the libFuzzer targets (clang)" OFF)
 option(HEARTBEAT_WARNINGS_AS_ERRORS "Treat warnings in heartbeat's own targets as errors" OFF)
 

@@ -1,0 +1,334 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_REDIS_DETAIL_CONNECTION_HPP
+#define HEARTBEAT_REDIS_DETAIL_CONNECTION_HPP
+
+// One Redis connection that keeps itself up: connects, authenticates,
+// (re)subscribes, drops itself when a reply is later than command_timeout,
+// and reconnects with jittered back-off until stopped. Commands issued while
+// it is down fail at once with not_connected: queueing is the caller's
+// business, because only the caller knows what is worth replaying.
+//
+// Not thread-safe: everything, callbacks included, runs on the strand given.
+
+#include <heartbeat/redis/detail/hiredis_asio.hpp>
+#include <heartbeat/redis/types.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace heartbeat::redis::detail {
+
+/// A copy of a hiredis reply, so it can outlive the callback.
+struct reply {
+    enum class kind : std::uint8_t { nil, string, status, error, integer, array };
+    kind type = kind::nil;
+    std::string str;
+    long long integer = 0;
+    std::vector<reply> elements;
+
+    static reply from(const redisReply* r)
+    {
+        reply out;
+        switch (r->type) {
+        case REDIS_REPLY_STRING: out.type = kind::string; break;
+        case REDIS_REPLY_STATUS: out.type = kind::status; break;
+        case REDIS_REPLY_ERROR: out.type = kind::error; break;
+        case REDIS_REPLY_INTEGER: out.type = kind::integer; break;
+        case REDIS_REPLY_ARRAY: out.type = kind::array; break;
+        default: out.type = kind::nil; break;
+        }
+        if (out.type == kind::string || out.type == kind::status || out.type == kind::error)
+            out.str.assign(r->str, r->len);
+        out.integer = r->integer;
+        if (out.type == kind::array) {
+            out.elements.reserve(r->elements);
+            for (std::size_t i = 0; i < r->elements; ++i)
+                out.elements.push_back(from(r->element[i]));
+        }
+        return out;
+    }
+};
+
+template <class Executor>
+class connection : public std::enable_shared_from_this<connection<Executor>> {
+public:
+    using executor_type = Executor;
+    using command_handler = std::function<void(error_code, reply)>;
+
+    connection(const executor_type& ex, redis_options opts)
+        : ex_(ex), opts_(std::move(opts)), retry_(ex), watchdog_(ex), rng_(std::random_device{}())
+    {
+    }
+
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    ~connection()
+    {
+        if (ac_) {
+            ac_->data = nullptr; // no callbacks into a dying object
+            redisAsyncFree(ac_);
+        }
+    }
+
+    /// Called on the strand once connected (and authenticated, subscribed),
+    /// and once per loss.
+    std::function<void()> on_up;
+    std::function<void()> on_down;
+
+    bool connected() const noexcept { return up_; }
+
+    void start()
+    {
+        stopped_ = false;
+        connect();
+        arm_watchdog();
+    }
+
+    /// Drops the connection for good; pending commands complete with
+    /// operation_aborted.
+    void stop()
+    {
+        stopped_ = true;
+        retry_.cancel();
+        watchdog_.cancel();
+        drop(net::error::operation_aborted);
+    }
+
+    /// Sends `args`; `done` gets the reply, or an error if the connection is
+    /// down or goes down first.
+    void command(const std::vector<std::string>& args, command_handler done)
+    {
+        if (!up_ || !ac_) {
+            net::post(ex_, [done = std::move(done)] { done(net::error::not_connected, {}); });
+            return;
+        }
+        send(args, std::move(done));
+    }
+
+    /// Subscribes to `channel` now (if up) and after every reconnect; `on`
+    /// gets each message's payload.
+    void subscribe(std::string channel, std::function<void(std::string_view)> on)
+    {
+        subs_.push_back(std::make_unique<subscription>(subscription{std::move(channel), std::move(on)}));
+        if (up_)
+            send_subscribe(*subs_.back());
+    }
+
+private:
+    struct pending {
+        connection* self;
+        command_handler done;
+        error_code* drop_reason;
+    };
+
+    struct subscription {
+        std::string channel;
+        std::function<void(std::string_view)> on;
+    };
+
+    void connect()
+    {
+        if (stopped_)
+            return;
+        ac_ = redisAsyncConnect(opts_.host.c_str(), opts_.port);
+        if (!ac_ || ac_->err) {
+            if (ac_)
+                redisAsyncFree(ac_);
+            ac_ = nullptr;
+            schedule_reconnect();
+            return;
+        }
+        ac_->data = this;
+        hiredis_events<Executor>::attach(ac_, ex_);
+        redisAsyncSetConnectCallback(ac_, &on_connect);
+        redisAsyncSetDisconnectCallback(ac_, &on_disconnect);
+        connecting_since_ = std::chrono::steady_clock::now();
+    }
+
+    static void on_connect(const redisAsyncContext* ac, int status)
+    {
+        auto* self = static_cast<connection*>(ac->data);
+        if (!self)
+            return;
+        if (status != REDIS_OK) {
+            self->ac_ = nullptr; // hiredis frees it after this returns
+            self->schedule_reconnect();
+            return;
+        }
+        self->connected_tcp();
+    }
+
+    static void on_disconnect(const redisAsyncContext* ac, int)
+    {
+        auto* self = static_cast<connection*>(ac->data);
+        if (!self)
+            return;
+        self->ac_ = nullptr;
+        self->lost();
+    }
+
+    void connected_tcp()
+    {
+        backoff_ = opts_.reconnect_min;
+        if (!opts_.password.empty())
+            send({"AUTH", opts_.password}, [this, self = this->shared_from_this()](error_code ec, reply r) {
+                if (!ec && r.type == reply::kind::error)
+                    drop(net::error::access_denied);
+            });
+        for (auto& s : subs_)
+            send_subscribe(*s);
+        up_ = true;
+        if (on_up)
+            on_up();
+    }
+
+    void lost()
+    {
+        const bool was_up = up_;
+        up_ = false;
+        outstanding_ = 0;
+        if (was_up && on_down)
+            on_down();
+        schedule_reconnect();
+    }
+
+    // Frees the context: hiredis completes every pending command with a null
+    // reply (`why` is what they see). Owners see the connection down first.
+    void drop(error_code why)
+    {
+        if (!ac_)
+            return;
+        auto* ac = ac_;
+        ac_ = nullptr;
+        ac->data = nullptr; // on_connect/on_disconnect: nothing left to do
+        drop_reason_ = why;
+        const bool was_up = up_;
+        up_ = false;
+        redisAsyncFree(ac);
+        drop_reason_ = {};
+        up_ = was_up;
+        lost();
+    }
+
+    void send(const std::vector<std::string>& args, command_handler done)
+    {
+        std::vector<const char*> argv;
+        std::vector<std::size_t> lens;
+        argv.reserve(args.size());
+        lens.reserve(args.size());
+        for (const auto& a : args) {
+            argv.push_back(a.data());
+            lens.push_back(a.size());
+        }
+        auto* p = new pending{this, std::move(done), &drop_reason_};
+        if (redisAsyncCommandArgv(ac_, &on_reply, p, static_cast<int>(argv.size()), argv.data(), lens.data())
+            != REDIS_OK) {
+            auto d = std::move(p->done);
+            delete p;
+            net::post(ex_, [d = std::move(d)] { d(net::error::not_connected, {}); });
+            return;
+        }
+        if (outstanding_++ == 0)
+            last_progress_ = std::chrono::steady_clock::now();
+    }
+
+    static void on_reply(redisAsyncContext*, void* r, void* priv)
+    {
+        std::unique_ptr<pending> p(static_cast<pending*>(priv));
+        auto* self = p->self;
+        if (!r) {
+            const error_code ec = *p->drop_reason ? *p->drop_reason : error_code(net::error::connection_aborted);
+            p->done(ec, {});
+            return;
+        }
+        if (self->outstanding_ > 0)
+            --self->outstanding_;
+        self->last_progress_ = std::chrono::steady_clock::now();
+        p->done({}, reply::from(static_cast<const redisReply*>(r)));
+    }
+
+    void send_subscribe(subscription& s)
+    {
+        const char* argv[] = {"SUBSCRIBE", s.channel.data()};
+        const std::size_t lens[] = {9, s.channel.size()};
+        redisAsyncCommandArgv(ac_, &on_message, &s, 2, argv, lens);
+    }
+
+    // Called for the subscribe confirmation and for every message; a null
+    // reply when the context goes away (the subscription outlives it).
+    static void on_message(redisAsyncContext*, void* r, void* priv)
+    {
+        const auto* rep = static_cast<const redisReply*>(r);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+            return;
+        const auto* kind = rep->element[0];
+        const auto* payload = rep->element[2];
+        if (kind->type != REDIS_REPLY_STRING || std::string_view(kind->str, kind->len) != "message"
+            || payload->type != REDIS_REPLY_STRING)
+            return;
+        static_cast<subscription*>(priv)->on(std::string_view(payload->str, payload->len));
+    }
+
+    void schedule_reconnect()
+    {
+        if (stopped_)
+            return;
+        const auto cap = std::min(backoff_ * 2, opts_.reconnect_max);
+        const long long base = std::max<long long>(backoff_.count(), 1);
+        std::uniform_int_distribution<long long> jitter(base / 2, base);
+        const auto wait = std::chrono::milliseconds(jitter(rng_));
+        backoff_ = cap;
+        retry_.expires_after(wait);
+        retry_.async_wait([self = this->shared_from_this()](const error_code& ec) {
+            if (!ec)
+                self->connect();
+        });
+    }
+
+    // A connect or a reply that takes longer than command_timeout means
+    // Redis is gone or hung: drop and reconnect.
+    void arm_watchdog()
+    {
+        if (stopped_)
+            return;
+        watchdog_.expires_after(std::max(opts_.command_timeout / 4, std::chrono::milliseconds(10)));
+        watchdog_.async_wait([self = this->shared_from_this()](const error_code& ec) {
+            if (ec)
+                return;
+            const auto now = std::chrono::steady_clock::now();
+            const bool stuck_connect = self->ac_ && !self->up_
+                                       && now - self->connecting_since_ > self->opts_.command_timeout;
+            const bool stuck_reply = self->up_ && self->outstanding_ > 0
+                                     && now - self->last_progress_ > self->opts_.command_timeout;
+            if (stuck_connect || stuck_reply)
+                self->drop(net::error::timed_out);
+            self->arm_watchdog();
+        });
+    }
+
+    executor_type ex_;
+    redis_options opts_;
+    net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Executor> retry_;
+    net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Executor>
+        watchdog_;
+    std::mt19937 rng_;
+    redisAsyncContext* ac_ = nullptr;
+    bool up_ = false;
+    bool stopped_ = true;
+    std::size_t outstanding_ = 0;
+    std::chrono::steady_clock::time_point last_progress_{};
+    std::chrono::steady_clock::time_point connecting_since_{};
+    std::chrono::milliseconds backoff_ = opts_.reconnect_min;
+    error_code drop_reason_;
+    std::vector<std::unique_ptr<subscription>> subs_;
+};
+
+} // namespace heartbeat::redis::detail
+
+#endif

@@ -1,0 +1,161 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_REDIS_TYPES_HPP
+#define HEARTBEAT_REDIS_TYPES_HPP
+
+// What the cluster presence components share: where Redis is, what a
+// presence record and a cluster event say, and how events travel on the
+// pub/sub channel. docs/CLUSTER.md describes the data model.
+
+#include <heartbeat/core/events.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace heartbeat::redis {
+
+/// Wall-clock time in the cluster: presence records and events carry Unix
+/// milliseconds, comparable between gateway hosts (as far as their clocks
+/// agree).
+using cluster_clock = std::chrono::system_clock;
+using cluster_time = std::chrono::time_point<cluster_clock, std::chrono::milliseconds>;
+
+inline cluster_time cluster_now()
+{
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(cluster_clock::now());
+}
+
+/// How to reach Redis, and how long to wait for it.
+struct redis_options {
+    /// A numeric address: hiredis resolves names with a blocking call.
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 6379;
+    /// Sent with AUTH after each connect when not empty.
+    std::string password;
+    /// Every key and the event channel start with "{prefix}:"; the braces
+    /// keep them in one hash slot. Clusters of gateways that share a prefix
+    /// share presence.
+    std::string prefix = "heartbeat";
+    /// A reply (or a connect) slower than this drops the connection, which
+    /// is then made again: a hung Redis is treated like a dead one.
+    std::chrono::milliseconds command_timeout{2000};
+    /// Reconnection back-off: doubles from min to max, with jitter.
+    std::chrono::milliseconds reconnect_min{100};
+    std::chrono::milliseconds reconnect_max{2000};
+};
+
+/// Where a peer is online.
+struct location {
+    std::string gateway;
+    cluster_time since; ///< when this gateway took it
+};
+
+/// A cluster-wide presence change, as published on "{prefix}:events".
+struct cluster_event {
+    enum class kind : std::uint8_t {
+        online,  ///< the peer came online on `gateway`
+        offline, ///< the peer is offline everywhere; `gateway` last held it
+        moved    ///< the peer is now on `gateway`, it was on `from`; no offline between
+    };
+    kind type = kind::online;
+    std::string peer;
+    std::string gateway;
+    std::string from;                              ///< moved: the previous gateway
+    offline_reason reason = offline_reason::none; ///< offline: why
+    cluster_time at{};
+};
+
+constexpr std::string_view to_string(cluster_event::kind k) noexcept
+{
+    switch (k) {
+    case cluster_event::kind::online: return "online";
+    case cluster_event::kind::offline: return "offline";
+    case cluster_event::kind::moved: return "moved";
+    }
+    return "unknown";
+}
+
+namespace detail {
+
+inline std::optional<std::int64_t> parse_int(std::string_view s)
+{
+    std::int64_t v = 0;
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (r.ec != std::errc() || r.ptr != s.data() + s.size())
+        return std::nullopt;
+    return v;
+}
+
+inline std::optional<offline_reason> parse_reason(std::string_view s)
+{
+    for (auto r : {offline_reason::none, offline_reason::timeout, offline_reason::disconnected,
+                   offline_reason::left, offline_reason::replaced, offline_reason::protocol_error,
+                   offline_reason::shutdown, offline_reason::gateway_lost, offline_reason::resynced})
+        if (to_string(r) == s)
+            return r;
+    return std::nullopt;
+}
+
+// Splits off the text up to the next tab.
+inline std::string_view next_field(std::string_view& rest)
+{
+    const auto tab = rest.find('\t');
+    const auto field = rest.substr(0, tab);
+    rest = tab == std::string_view::npos ? std::string_view{} : rest.substr(tab + 1);
+    return field;
+}
+
+/// A presence record's value: "gateway \t since_ms".
+inline std::optional<location> parse_location(std::string_view v)
+{
+    const auto gw = next_field(v);
+    const auto since = parse_int(v);
+    if (gw.empty() || !since)
+        return std::nullopt;
+    return location{std::string(gw), cluster_time(std::chrono::milliseconds(*since))};
+}
+
+/// An event message: "v1 \t kind \t reason \t gateway \t from \t at_ms \t peer"
+/// (the peer last, so it may hold anything). The Lua scripts write it.
+inline std::optional<cluster_event> parse_event(std::string_view m)
+{
+    if (next_field(m) != "v1")
+        return std::nullopt;
+    cluster_event e;
+    const auto kind = next_field(m);
+    if (kind == "online")
+        e.type = cluster_event::kind::online;
+    else if (kind == "offline")
+        e.type = cluster_event::kind::offline;
+    else if (kind == "moved")
+        e.type = cluster_event::kind::moved;
+    else
+        return std::nullopt;
+    const auto reason = parse_reason(next_field(m));
+    e.gateway = std::string(next_field(m));
+    e.from = std::string(next_field(m));
+    const auto at = parse_int(next_field(m));
+    if (!reason || !at || e.gateway.empty())
+        return std::nullopt;
+    e.reason = *reason;
+    e.at = cluster_time(std::chrono::milliseconds(*at));
+    e.peer = std::string(m);
+    return e;
+}
+
+inline std::string key(const redis_options& o, std::string_view what)
+{
+    std::string k;
+    k.reserve(o.prefix.size() + what.size() + 3);
+    k.append("{").append(o.prefix).append("}:").append(what);
+    return k;
+}
+
+} // namespace detail
+} // namespace heartbeat::redis
+
+#endif
