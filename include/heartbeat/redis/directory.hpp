@@ -240,7 +240,7 @@ private:
 
     // Runs one command on the strand and completes with `parse(reply)`.
     template <class T, class Parse, class CompletionToken>
-    auto query(std::vector<std::string> args, Parse parse, CompletionToken&& token)
+    auto query(std::vector<std::string> command, Parse parse, CompletionToken&& token)
     {
         return net::async_initiate<CompletionToken, void(error_code, T)>(
             [i = impl_, parse](auto handler, std::vector<std::string> args) {
@@ -259,7 +259,7 @@ private:
                     });
                 });
             },
-            token, std::move(args));
+            token, std::move(command));
     }
 
     std::shared_ptr<impl> impl_;

@@ -88,9 +88,9 @@ private:
         d.waiting = true;
         fd_.async_wait(read ? descriptor::wait_read : descriptor::wait_write,
                        [self = this->shared_from_this(), read](const error_code& ec) {
-                           auto& d = self->dir(read);
-                           d.waiting = false;
-                           if (ec || !self->ac_ || !d.wanted)
+                           auto& state = self->dir(read);
+                           state.waiting = false;
+                           if (ec || !self->ac_ || !state.wanted)
                                return;
                            if (read)
                                redisAsyncHandleRead(self->ac_);

@@ -1,0 +1,494 @@
+// Cluster presence on a real redis-server (started here on a loopback
+// port): gateway processes (examples/cluster_gateway.cpp) with client
+// processes (tests/faults/peer.cpp) beating into them, a directory in this
+// process observing, and in-process gateways behind a forwarder the test
+// cuts to make Redis unreachable for one gateway only.
+#include "../support/child_process.hpp"
+#include "../support/tcp_forwarder.hpp"
+#include "redis_server.hpp"
+
+#include <heartbeat/redis.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+using namespace std::chrono_literals;
+using heartbeat::offline_reason;
+using heartbeat_test::child_process;
+using heartbeat_test::fields;
+using heartbeat_test::redis_server;
+using heartbeat_test::tcp_forwarder;
+namespace hr = heartbeat::redis;
+namespace net = heartbeat::net;
+using kind = hr::cluster_event::kind;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+const std::string peer_program = HEARTBEAT_PEER_PATH;
+const std::string gateway_program = HEARTBEAT_GATEWAY_PATH;
+
+// Leases are short so a dead gateway is reaped quickly: offline within
+// lease + refresh = 1.25 s of its death (plus the bounds' slack).
+constexpr auto lease = 1000ms;
+constexpr auto refresh = 250ms;
+
+bool have_redis()
+{
+    if (redis_server::binary())
+        return true;
+    WARN("redis-server is not installed (scripts/install-deps.sh test installs it): skipped");
+    return false;
+}
+
+/// Every cluster event the directory heard, for the main thread to inspect.
+class event_log {
+public:
+    void add(const hr::cluster_event& e)
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        events_.push_back(e);
+        cv_.notify_all();
+    }
+
+    template <class Pred>
+    std::optional<hr::cluster_event> wait(Pred pred, steady::duration timeout = 10s)
+    {
+        std::unique_lock<std::mutex> lock(mu_);
+        std::optional<hr::cluster_event> found;
+        cv_.wait_for(lock, timeout, [&] {
+            for (const auto& e : events_)
+                if (pred(e)) {
+                    found = e;
+                    return true;
+                }
+            return false;
+        });
+        return found;
+    }
+
+    std::optional<hr::cluster_event> wait(kind k, const std::string& peer, steady::duration timeout = 10s)
+    {
+        return wait([&](const hr::cluster_event& e) { return e.type == k && e.peer == peer; }, timeout);
+    }
+
+    std::vector<hr::cluster_event> about(const std::string& peer) const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        std::vector<hr::cluster_event> out;
+        for (const auto& e : events_)
+            if (e.peer == peer)
+                out.push_back(e);
+        return out;
+    }
+
+    std::vector<hr::cluster_event> all() const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return events_;
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<hr::cluster_event> events_;
+};
+
+/// A directory (and, for the in-process cases, gateways) on an io thread.
+class observer {
+public:
+    explicit observer(unsigned short redis_port) : work_(net::make_work_guard(io_))
+    {
+        hr::directory::options o;
+        o.redis.port = redis_port;
+        o.redis.reconnect_min = 20ms;
+        o.redis.reconnect_max = 100ms;
+        o.redis.command_timeout = 1s;
+        dir_ = std::make_unique<hr::directory>(io_, o);
+        dir_->on_event([this](const hr::cluster_event& e) { log.add(e); });
+        dir_->start();
+        thread_ = std::thread([this] { io_.run(); });
+        REQUIRE(wait_connected());
+    }
+
+    ~observer()
+    {
+        gateways_.clear();
+        dir_->stop();
+        work_.reset();
+        io_.stop();
+        thread_.join();
+    }
+
+    bool wait_connected(steady::duration timeout = 10s)
+    {
+        const auto end = steady::now() + timeout;
+        while (!dir_->connected() && steady::now() < end)
+            std::this_thread::sleep_for(5ms);
+        return dir_->connected();
+    }
+
+    std::size_t online_count() { return dir_->async_online_count(net::use_future).get(); }
+    std::optional<hr::location> locate(const std::string& peer)
+    {
+        return dir_->async_locate(peer, net::use_future).get();
+    }
+    bool is_online(const std::string& peer) { return dir_->async_is_online(peer, net::use_future).get(); }
+
+    /// Peer -> gateway, for every online peer.
+    std::map<std::string, std::string> snapshot()
+    {
+        std::map<std::string, std::string> out;
+        for (auto& [peer, where] : dir_->async_snapshot(net::use_future).get())
+            out[peer] = where.gateway;
+        return out;
+    }
+
+    /// Polls the snapshot until it equals `want`.
+    bool converges_to(const std::map<std::string, std::string>& want, steady::duration timeout = 10s)
+    {
+        const auto end = steady::now() + timeout;
+        for (;;) {
+            try {
+                if (snapshot() == want)
+                    return true;
+            } catch (const heartbeat::system_error&) {
+                // not connected yet
+            }
+            if (steady::now() > end)
+                return false;
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+
+    /// An in-process gateway on this io thread.
+    hr::gateway& add_gateway(const std::string& name, unsigned short redis_port, std::size_t max_queued = 1000)
+    {
+        hr::gateway::options o;
+        o.name = name;
+        o.redis.port = redis_port;
+        o.redis.reconnect_min = 20ms;
+        o.redis.reconnect_max = 100ms;
+        o.redis.command_timeout = 1s;
+        o.lease_ttl = lease;
+        o.lease_refresh = refresh;
+        o.max_queued = max_queued;
+        gateways_.push_back(std::make_unique<hr::gateway>(io_, o));
+        gateways_.back()->start();
+        return *gateways_.back();
+    }
+
+    event_log log;
+
+private:
+    net::io_context io_{1};
+    net::executor_work_guard<net::io_context::executor_type> work_;
+    std::unique_ptr<hr::directory> dir_;
+    std::vector<std::unique_ptr<hr::gateway>> gateways_;
+    std::thread thread_;
+};
+
+template <class Pred>
+bool eventually(Pred pred, steady::duration timeout = 10s)
+{
+    const auto end = steady::now() + timeout;
+    while (!pred()) {
+        if (steady::now() > end)
+            return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
+/// A gateway process and the port its watcher listens on.
+struct gateway_process {
+    gateway_process(const std::string& gateway_name, unsigned short redis_port)
+        : name(gateway_name), process({gateway_program, "--name", gateway_name, "--redis-port", std::to_string(redis_port),
+                               "--interval-ms", "100", "--lease-ms", std::to_string(lease.count()),
+                               "--refresh-ms", std::to_string(refresh.count())})
+    {
+        const auto line = process.wait_line(
+            [](const std::string& l) { return heartbeat_test::starts_with(l, "listening"); }, 10s);
+        REQUIRE(line);
+        port = fields(*line).at(1);
+    }
+
+    /// Waits until the gateway's own watcher has `peer` online.
+    bool has_online(const std::string& peer, steady::duration timeout = 10s)
+    {
+        const auto want = name + ": online " + peer;
+        return process.wait_line([&](const std::string& l) { return l == want; }, timeout).has_value();
+    }
+
+    std::string name;
+    child_process process;
+    std::string port;
+};
+
+/// `count` reconnecting clients "<id>0".."<id><count-1>" (just "<id>" when
+/// count is 1) beating every 100 ms.
+std::unique_ptr<child_process> clients(const gateway_process& g, const std::string& id, int count = 1)
+{
+    return std::make_unique<child_process>(std::vector<std::string>{
+        peer_program, "clients", "--port", g.port, "--id", id, "--count", std::to_string(count), "--interval-ms",
+        "100"});
+}
+
+} // namespace
+
+TEST_CASE("gateways publish presence, and a directory answers queries and hears events", "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    gateway_process a("A", redis.port());
+    gateway_process b("B", redis.port());
+    auto on_a = clients(a, "a", 3);
+    auto on_b = clients(b, "b", 2);
+
+    const std::map<std::string, std::string> want{{"a0", "A"}, {"a1", "A"}, {"a2", "A"}, {"b0", "B"}, {"b1", "B"}};
+    REQUIRE(obs.converges_to(want));
+    CHECK(obs.online_count() == 5);
+    CHECK(obs.is_online("a1"));
+    CHECK_FALSE(obs.is_online("nobody"));
+    const auto where = obs.locate("b1");
+    REQUIRE(where);
+    CHECK(where->gateway == "B");
+    CHECK(hr::cluster_now() - where->since < 60s);
+    CHECK_FALSE(obs.locate("nobody"));
+    for (const auto& [peer, gw] : want) {
+        const auto ev = obs.log.wait(kind::online, peer);
+        REQUIRE(ev);
+        CHECK(ev->gateway == gw);
+        CHECK(obs.log.about(peer).size() == 1);
+    }
+
+    // A clean departure: the peer leaves, then a gateway shuts down.
+    on_b->signal(SIGTERM); // the clients say GOODBYE
+    const auto left = obs.log.wait(kind::offline, "b0");
+    REQUIRE(left);
+    CHECK(left->reason == offline_reason::left);
+    CHECK(left->gateway == "B");
+    a.process.signal(SIGTERM);
+    const auto shut = obs.log.wait(kind::offline, "a0");
+    REQUIRE(shut);
+    CHECK(shut->reason == offline_reason::shutdown);
+    REQUIRE(obs.converges_to({}));
+}
+
+TEST_CASE("a gateway killed with SIGKILL: exactly one survivor takes its peers offline (gateway_lost) "
+          "within lease + refresh",
+          "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    gateway_process a("A", redis.port());
+    gateway_process b("B", redis.port());
+    gateway_process c("C", redis.port());
+    auto on_a = clients(a, "a", 4);
+    auto on_b = clients(b, "b", 2);
+    auto on_c = clients(c, "c", 2);
+    REQUIRE(obs.converges_to({{"a0", "A"}, {"a1", "A"}, {"a2", "A"}, {"a3", "A"}, {"b0", "B"}, {"b1", "B"},
+                              {"c0", "C"}, {"c1", "C"}}));
+
+    const auto killed_at = steady::now();
+    a.process.kill();
+    for (const char* peer : {"a0", "a1", "a2", "a3"}) {
+        const auto off = obs.log.wait(kind::offline, peer, 10s);
+        REQUIRE(off);
+        CHECK(off->reason == offline_reason::gateway_lost);
+        CHECK(off->gateway == "A");
+    }
+    const auto took = steady::now() - killed_at;
+    INFO("all of A's peers offline " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                                     << " ms after the kill");
+    CHECK(took <= lease + refresh + 1500ms); // slack for a loaded machine
+    REQUIRE(obs.converges_to({{"b0", "B"}, {"b1", "B"}, {"c0", "C"}, {"c1", "C"}}));
+
+    // Exactly one survivor reaped: one offline per peer, no matter that two
+    // gateways were renewing (and reaping) all along.
+    std::this_thread::sleep_for(3 * refresh);
+    for (const char* peer : {"a0", "a1", "a2", "a3"})
+        CHECK(obs.log.about(peer).size() == 2); // online, offline
+    for (const char* peer : {"b0", "b1", "c0", "c1"})
+        CHECK(obs.log.about(peer).size() == 1); // online, untouched
+}
+
+TEST_CASE("a peer that moves between gateways is never offline in the cluster", "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    gateway_process a("A", redis.port());
+    gateway_process b("B", redis.port());
+
+    SECTION("the old connection drops after the new one is up")
+    {
+        auto old_session = clients(a, "m");
+        REQUIRE(obs.log.wait(kind::online, "m"));
+        auto new_session = clients(b, "m");
+        const auto moved = obs.log.wait(kind::moved, "m");
+        REQUIRE(moved);
+        CHECK(moved->gateway == "B");
+        CHECK(moved->from == "A");
+        old_session->kill(); // A sees the disconnect and lets go: a no-op
+        REQUIRE(a.process.wait_line([](const std::string& l) { return l.rfind("A: offline m", 0) == 0; }, 10s));
+        std::this_thread::sleep_for(3 * refresh);
+        CHECK(obs.locate("m")->gateway == "B");
+        for (const auto& e : obs.log.about("m"))
+            CHECK(e.type != kind::offline);
+    }
+    SECTION("the owner lets go while another gateway still holds a session: the record moves there")
+    {
+        auto first = clients(a, "m");
+        REQUIRE(obs.log.wait(kind::online, "m"));
+        auto second = clients(b, "m");
+        REQUIRE(obs.log.wait(kind::moved, "m"));
+        second->kill(); // B, the owner now, lets go; A still holds m0
+        const auto back = obs.log.wait(
+            [](const hr::cluster_event& e) { return e.peer == "m" && e.type == kind::moved && e.gateway == "A"; });
+        REQUIRE(back);
+        CHECK(back->from == "B");
+        CHECK(obs.locate("m")->gateway == "A");
+        for (const auto& e : obs.log.about("m"))
+            CHECK(e.type != kind::offline);
+    }
+}
+
+TEST_CASE("Redis restarted mid-run: local watchers carry on and presence is rebuilt from them", "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis; // no persistence: the restart loses everything
+    gateway_process a("A", redis.port());
+    gateway_process b("B", redis.port());
+    auto stay_a = clients(a, "sa", 2);
+    auto leave_a = clients(a, "la");
+    auto stay_b = clients(b, "sb", 2);
+    {
+        observer obs(redis.port());
+        REQUIRE(obs.converges_to({{"sa0", "A"}, {"sa1", "A"}, {"la", "A"}, {"sb0", "B"}, {"sb1", "B"}}));
+    }
+
+    redis.kill();
+    leave_a->kill();                 // goes offline while Redis is away
+    auto join_b = clients(b, "jb"); // comes online while Redis is away
+    REQUIRE(a.process.wait_line([](const std::string& l) { return l.rfind("A: offline la", 0) == 0; }, 10s));
+    REQUIRE(b.has_online("jb"));
+    std::this_thread::sleep_for(500ms);
+    redis.start();
+
+    observer obs(redis.port());
+    REQUIRE(obs.converges_to({{"sa0", "A"}, {"sa1", "A"}, {"sb0", "B"}, {"sb1", "B"}, {"jb", "B"}}));
+    // The gateways' own watchers never noticed: nobody healthy went offline.
+    for (auto* g : {&a, &b})
+        for (const auto& l : g->process.lines())
+            CHECK((l.find("offline") == std::string::npos || l.find("offline la") != std::string::npos));
+}
+
+TEST_CASE("a gateway cut off from Redis queues its transitions and replays them in order", "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    tcp_forwarder link(redis.port());
+    auto& g = obs.add_gateway("G", link.port());
+    g.peer_online("x");
+    g.peer_online("y");
+    REQUIRE(obs.converges_to({{"x", "G"}, {"y", "G"}}));
+    REQUIRE(eventually([&] { return g.stats().queued == 0 && g.stats().connected; }));
+
+    link.cut();
+    REQUIRE(eventually([&] { return !g.stats().connected; }));
+    g.peer_offline("x", offline_reason::left);
+    g.peer_online("z");
+    g.peer_offline("y", offline_reason::timeout);
+    g.peer_online("x");
+    REQUIRE(eventually([&] { return g.stats().queued == 4; }));
+    CHECK(obs.snapshot() == std::map<std::string, std::string>{{"x", "G"}, {"y", "G"}}); // nothing reached Redis
+
+    link.restore(); // well within the lease: no one reaped G
+    REQUIRE(obs.converges_to({{"x", "G"}, {"z", "G"}}));
+    REQUIRE(eventually([&] { return g.stats().queued == 0; }));
+    CHECK(g.stats().replayed >= 4);
+    CHECK(g.stats().resyncs == 1); // only the first connection's
+
+    // Every transition made it out, in the order it happened (after the
+    // first connection's write-out of x and y, in no particular order).
+    std::vector<std::string> seen;
+    for (const auto& e : obs.log.all())
+        seen.push_back(std::string(to_string(e.type)) + " " + e.peer
+                       + (e.type == kind::offline ? " " + std::string(to_string(e.reason)) : ""));
+    REQUIRE(seen.size() == 6);
+    CHECK(std::set<std::string>(seen.begin(), seen.begin() + 2) == std::set<std::string>{"online x", "online y"});
+    CHECK(std::vector<std::string>(seen.begin() + 2, seen.end())
+          == std::vector<std::string>{"offline x left", "online z", "offline y timeout", "online x"});
+}
+
+TEST_CASE("a gateway whose queue overflowed while cut off resynchronises from its own view", "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    tcp_forwarder link(redis.port());
+    auto& g = obs.add_gateway("G", link.port(), 3);
+    g.peer_online("keep");
+    g.peer_online("lose");
+    REQUIRE(obs.converges_to({{"keep", "G"}, {"lose", "G"}}));
+    REQUIRE(eventually([&] { return g.stats().queued == 0 && g.stats().connected; }));
+
+    link.cut();
+    REQUIRE(eventually([&] { return !g.stats().connected; }));
+    for (int i = 0; i < 5; ++i) // churn that overflows a 3-slot queue
+        g.peer_online("new" + std::to_string(i));
+    g.peer_offline("new0", offline_reason::left);
+    g.peer_offline("lose", offline_reason::timeout);
+    REQUIRE(eventually([&] { return g.stats().overflowed > 0; }));
+
+    link.restore();
+    REQUIRE(obs.converges_to({{"keep", "G"}, {"new1", "G"}, {"new2", "G"}, {"new3", "G"}, {"new4", "G"}}));
+    CHECK(g.stats().resyncs == 2);
+    const auto lost = obs.log.wait(kind::offline, "lose");
+    REQUIRE(lost);
+    CHECK(lost->reason == offline_reason::resynced); // its real reason did not fit the queue
+    CHECK(obs.log.about("new0").empty());             // came and went unseen: nothing to tell
+    CHECK(obs.log.about("keep").size() == 1);         // online once, never disturbed
+}
+
+TEST_CASE("a gateway cut off for longer than its lease is reaped, then rejoins with its peers", "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    tcp_forwarder link(redis.port());
+    auto& cut_off = obs.add_gateway("G1", link.port());
+    auto& survivor = obs.add_gateway("G2", redis.port());
+    cut_off.peer_online("p");
+    survivor.peer_online("q");
+    REQUIRE(obs.converges_to({{"p", "G1"}, {"q", "G2"}}));
+
+    link.cut();
+    const auto off = obs.log.wait(kind::offline, "p", lease + refresh + 5s);
+    REQUIRE(off);
+    CHECK(off->reason == offline_reason::gateway_lost);
+    CHECK(eventually([&] { return survivor.stats().reaped == 1; }));
+
+    link.restore();
+    REQUIRE(obs.converges_to({{"p", "G1"}, {"q", "G2"}}));
+    CHECK(cut_off.stats().lease_lost >= 1);
+    CHECK(obs.log.about("p").size() == 3); // online, offline(gateway_lost), online again
+    CHECK(obs.log.about("q").size() == 1);
+}
