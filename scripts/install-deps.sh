@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages heartbeat needs, if any are missing.
 #   install-deps.sh demo   compiler, CMake, Ninja, standalone Asio
-#   install-deps.sh test   + Catch2 (v2), OpenSSL headers (the TLS tests), Google Benchmark
+#   install-deps.sh cluster  demo + hiredis and redis-server (heartbeat::redis, the cluster demo)
+#   install-deps.sh test   + Catch2 (v2), OpenSSL headers (the TLS tests), Google Benchmark,
+#                            hiredis and redis-server (the cluster tests)
 #   install-deps.sh ci     + clang, Boost (for the Boost.Asio build), ZeroMQ (the rival)
 #   install-deps.sh bench  + ZeroMQ (the load harness's rival), Python 3 (plots)
 set -euo pipefail
@@ -10,10 +12,12 @@ profile=${1:-test}
 packages=(g++ cmake ninja-build libasio-dev)
 case $profile in
 demo) ;;
-test) packages+=(catch2 libssl-dev libbenchmark-dev) ;;
-ci) packages+=(catch2 libssl-dev libbenchmark-dev clang libclang-rt-14-dev libboost-dev libzmq3-dev pkg-config) ;;
+cluster) packages+=(libhiredis-dev redis-server) ;;
+test) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server) ;;
+ci) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server clang libclang-rt-14-dev libboost-dev
+        libzmq3-dev pkg-config) ;;
 bench) packages+=(catch2 libssl-dev libbenchmark-dev libzmq3-dev pkg-config python3) ;;
-*) echo "usage: $0 demo|test|ci|bench" >&2; exit 2 ;;
+*) echo "usage: $0 demo|cluster|test|ci|bench" >&2; exit 2 ;;
 esac
 
 missing=()

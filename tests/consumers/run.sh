@@ -39,3 +39,7 @@ plain)
     ;;
 esac
 "$work/app/consumer"
+# The cluster component, wherever the build made it (hiredis present).
+if [ -x "$work/app/consumer_redis" ]; then
+    "$work/app/consumer_redis"
+fi
