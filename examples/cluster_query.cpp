@@ -70,6 +70,7 @@ int main(int argc, char** argv)
 
     // Queries wait for the connection: the first one is issued once it is up.
     bool asked = false;
+    std::size_t answered = 0;
     dir.on_connection([&](bool up) {
         if (!up || asked)
             return;
@@ -82,7 +83,7 @@ int main(int argc, char** argv)
             std::printf("online: %zu\n", n);
             if (!peers.empty()) {
                 for (const auto& p : peers)
-                    dir.async_locate(p, [&, p](error_code ec, std::optional<hr::location> where) {
+                    dir.async_locate(p, [&, &p = p](error_code ec, std::optional<hr::location> where) {
                         if (ec)
                             std::printf("%-12s ? (%s)\n", p.c_str(), ec.message().c_str());
                         else if (!where)
@@ -90,7 +91,7 @@ int main(int argc, char** argv)
                         else
                             std::printf("%-12s on %s for %lld ms\n", p.c_str(), where->gateway.c_str(),
                                         ms_ago(where->since));
-                        if (&p == &peers.back())
+                        if (++answered == peers.size())
                             finish(0);
                     });
                 return;

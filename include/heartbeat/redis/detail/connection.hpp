@@ -173,19 +173,30 @@ private:
         self->lost();
     }
 
+    // TCP is up; the connection counts as up once Redis answers a PING
+    // (after AUTH): a peer that accepts and hangs up, or a Redis that is
+    // stopped while its kernel still accepts, never looks connected.
     void connected_tcp()
     {
-        backoff_ = opts_.reconnect_min;
         if (!opts_.password.empty())
             send({"AUTH", opts_.password}, [this, self = this->shared_from_this()](error_code ec, reply r) {
                 if (!ec && r.type == reply::kind::error)
                     drop(net::error::access_denied);
             });
-        for (auto& s : subs_)
-            send_subscribe(*s);
-        up_ = true;
-        if (on_up)
-            on_up();
+        send({"PING"}, [this, self = this->shared_from_this()](error_code ec, reply r) {
+            if (ec || !ac_)
+                return; // gone already; lost() has run
+            if (r.type == reply::kind::error) {
+                drop(net::error::connection_refused);
+                return;
+            }
+            backoff_ = opts_.reconnect_min;
+            for (auto& s : subs_)
+                send_subscribe(*s);
+            up_ = true;
+            if (on_up)
+                on_up();
+        });
     }
 
     void lost()
@@ -304,7 +315,7 @@ private:
             const auto now = std::chrono::steady_clock::now();
             const bool stuck_connect = self->ac_ && !self->up_
                                        && now - self->connecting_since_ > self->opts_.command_timeout;
-            const bool stuck_reply = self->up_ && self->outstanding_ > 0
+            const bool stuck_reply = self->ac_ && self->outstanding_ > 0
                                      && now - self->last_progress_ > self->opts_.command_timeout;
             if (stuck_connect || stuck_reply)
                 self->drop(net::error::timed_out);
