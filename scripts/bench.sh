@@ -6,15 +6,22 @@
 #   scripts/bench.sh            everything
 #   scripts/bench.sh micro      only the micro-benchmarks and the plot
 #   scripts/bench.sh load       only the load harness
+#   scripts/bench.sh cluster    only cluster presence on Redis (docs/perf/cluster.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh bench
-cmake --preset release >/dev/null
+scripts/install-deps.sh cluster
+cmake --preset release -DHEARTBEAT_WITH_REDIS=ON >/dev/null
 cmake --build --preset release -j "$(nproc 2>/dev/null || echo 2)" \
-    --target registry_bench load_harness heartbeat_peer zmq_peer
+    --target registry_bench load_harness heartbeat_peer zmq_peer cluster_bench
 out=docs/perf
 mkdir -p "$out"
 bin=build/release/bench
+
+if [ "${1:-all}" = cluster ] || [ "${1:-all}" = all ]; then
+    scripts/with-redis.sh "$bin/cluster_bench" --peers 10000 --rounds 5 | tee "$out/cluster.txt"
+fi
+[ "${1:-all}" = cluster ] && exit 0
 
 [ "${1:-all}" = load ] || "$bin/registry_bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
     --benchmark_min_time=0.5 --benchmark_out="$out/registry_bench.json" --benchmark_out_format=json

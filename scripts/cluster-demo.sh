@@ -23,7 +23,11 @@ else
     cmake --build --preset demo --target cluster_gateway cluster_query cluster_client >/dev/null
     bin=build/demo/examples
 fi
-redis=$(command -v redis-server || echo /usr/bin/redis-server)
+# A private redis-server: run again under scripts/with-redis.sh.
+if [ -z "${HEARTBEAT_REDIS_PORT:-}" ]; then
+    exec scripts/with-redis.sh "$(pwd)/scripts/cluster-demo.sh" --bin "$bin"
+fi
+port=$HEARTBEAT_REDIS_PORT
 
 work=$(mktemp -d)
 pids=()
@@ -35,27 +39,6 @@ cleanup() {
 trap cleanup EXIT
 
 say() { printf '\n== %s\n' "$*"; }
-
-# A free port for Redis: try a few until one starts.
-port=
-for _ in 1 2 3 4 5; do
-    candidate=$((20000 + RANDOM % 20000))
-    "$redis" --port "$candidate" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
-        >"$work/redis.log" 2>&1 &
-    rpid=$!
-    for _ in $(seq 50); do
-        grep -q "Ready to accept" "$work/redis.log" 2>/dev/null && break
-        kill -0 "$rpid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if grep -q "Ready to accept" "$work/redis.log"; then
-        port=$candidate
-        pids+=("$rpid")
-        break
-    fi
-    kill -9 "$rpid" 2>/dev/null || true
-done
-[ -n "$port" ] || { echo "could not start redis-server" >&2; exit 1; }
 say "redis-server on 127.0.0.1:$port"
 
 gateway() { # name

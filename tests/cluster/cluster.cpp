@@ -113,17 +113,27 @@ public:
         dir_ = std::make_unique<hr::directory>(io_, o);
         dir_->on_event([this](const hr::cluster_event& e) { log.add(e); });
         dir_->start();
-        thread_ = std::thread([this] { io_.run(); });
+        // Two threads: the components' strands must keep them correct (TSan).
+        for (auto& t : threads_)
+            t = std::thread([this] { io_.run(); });
         REQUIRE(wait_connected());
     }
 
     ~observer()
     {
-        gateways_.clear();
+        gateways_.clear(); // each halts on its strand
         dir_->stop();
+        dir_.reset();
         work_.reset();
+        // Everything winds down by itself (timers cancelled, connections
+        // freed); stop() is only the fallback if something does not.
+        const auto end = steady::now() + 5s;
+        while (!io_.stopped() && steady::now() < end)
+            std::this_thread::sleep_for(1ms);
+        CHECK(io_.stopped());
         io_.stop();
-        thread_.join();
+        for (auto& t : threads_)
+            t.join();
     }
 
     bool wait_connected(steady::duration timeout = 10s)
@@ -187,11 +197,11 @@ public:
     event_log log;
 
 private:
-    net::io_context io_{1};
+    net::io_context io_{2};
     net::executor_work_guard<net::io_context::executor_type> work_;
     std::unique_ptr<hr::directory> dir_;
     std::vector<std::unique_ptr<hr::gateway>> gateways_;
-    std::thread thread_;
+    std::thread threads_[2];
 };
 
 template <class Pred>
