@@ -144,6 +144,9 @@ public:
         return dir_->connected();
     }
 
+    hr::directory& directory() { return *dir_; }
+    net::io_context& io() { return io_; }
+
     std::size_t online_count() { return dir_->async_online_count(net::use_future).get(); }
     std::optional<hr::location> locate(const std::string& peer)
     {
@@ -502,3 +505,38 @@ TEST_CASE("a gateway cut off for longer than its lease is reaped, then rejoins w
     CHECK(obs.log.about("p").size() == 3); // online, offline(gateway_lost), online again
     CHECK(obs.log.about("q").size() == 1);
 }
+
+#if defined(HEARTBEAT_HAS_CO_AWAIT)
+TEST_CASE("directory queries with use_awaitable", "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    auto& g = obs.add_gateway("G", redis.port());
+    g.peer_online("alice");
+    REQUIRE(obs.converges_to({{"alice", "G"}}));
+
+    struct answers {
+        bool alice = false;
+        bool nobody = true;
+        std::string where;
+        std::size_t count = 0;
+    };
+    auto& dir = obs.directory();
+    auto ask = [&dir]() -> net::awaitable<answers> {
+        answers a;
+        a.alice = co_await dir.async_is_online("alice", net::use_awaitable);
+        a.nobody = co_await dir.async_is_online("nobody", net::use_awaitable);
+        const auto loc = co_await dir.async_locate("alice", net::use_awaitable);
+        a.where = loc ? loc->gateway : "";
+        a.count = co_await dir.async_online_count(net::use_awaitable);
+        co_return a;
+    };
+    const auto a = net::co_spawn(obs.io(), ask(), net::use_future).get();
+    CHECK(a.alice);
+    CHECK_FALSE(a.nobody);
+    CHECK(a.where == "G");
+    CHECK(a.count == 1);
+}
+#endif
