@@ -32,9 +32,13 @@ port=$HEARTBEAT_REDIS_PORT
 work=$(mktemp -d)
 pids=()
 cleanup() {
-    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    local rc=$?
+    for pid in "${pids[@]}"; do
+        kill -9 "$pid" 2>/dev/null || true
+        disown "$pid" 2>/dev/null || true # no "Killed" notice for our own kill
+    done
     rm -rf "$work"
+    exit "$rc"
 }
 trap cleanup EXIT
 
@@ -64,7 +68,8 @@ query() { "$bin/cluster_query" --redis-port "$port" "$@"; }
 gateway A
 gateway B
 say "gateways A (port $port_A) and B (port $port_B); the event stream:"
-query --watch 60 | tee "$work/events.log" | sed -u 's/^/   [event stream] /' &
+# $! is the query tool itself (tee and sed end with its output).
+"$bin/cluster_query" --redis-port "$port" --watch 60 > >(tee "$work/events.log" | sed -u 's/^/   [event stream] /') &
 pids+=($!)
 sleep 0.5
 
@@ -86,6 +91,7 @@ query carol
 
 say "gateway A is killed (SIGKILL); B reaps it once its 2 s lease runs out"
 kill -9 "$gw_A"
+{ wait "$gw_A"; } 2>/dev/null || true
 sleep 3.5
 query
 

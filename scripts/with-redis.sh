@@ -10,8 +10,13 @@ redis=$(command -v redis-server || echo /usr/bin/redis-server)
 work=$(mktemp -d)
 rpid=
 cleanup() {
-    [ -n "$rpid" ] && kill -9 "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
+    local rc=$?
+    if [ -n "$rpid" ]; then
+        kill -9 "$rpid" 2>/dev/null || true
+        wait "$rpid" 2>/dev/null || true
+    fi
     rm -rf "$work"
+    exit "$rc"
 }
 trap cleanup EXIT
 
