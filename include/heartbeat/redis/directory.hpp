@@ -36,9 +36,14 @@ public:
         std::chrono::milliseconds health_interval{1000};
     };
 
-    template <class ExecutionContextOrExecutor>
-    directory(ExecutionContextOrExecutor&& ctx, options opts)
-        : impl_(std::make_shared<impl>(executor_type(net::any_io_executor(executor_of(ctx))), std::move(opts)))
+    directory(const net::any_io_executor& ex, options opts)
+        : impl_(std::make_shared<impl>(executor_type(ex), std::move(opts)))
+    {
+    }
+
+    template <class ExecutionContext,
+              class = std::enable_if_t<std::is_convertible_v<ExecutionContext&, net::execution_context&>>>
+    directory(ExecutionContext& ctx, options opts) : directory(net::any_io_executor(ctx.get_executor()), std::move(opts))
     {
     }
 
@@ -142,15 +147,6 @@ public:
     executor_type get_executor() const noexcept { return impl_->ex; }
 
 private:
-    template <class T>
-    static auto executor_of(T& t)
-    {
-        if constexpr (std::is_convertible_v<T&, net::execution_context&>)
-            return t.get_executor();
-        else
-            return t;
-    }
-
     struct impl : std::enable_shared_from_this<impl> {
         using connection = detail::connection<executor_type>;
 

@@ -61,9 +61,14 @@ public:
 
     using executor_type = net::strand<net::any_io_executor>;
 
-    template <class ExecutionContextOrExecutor>
-    gateway(ExecutionContextOrExecutor&& ctx, options opts)
-        : impl_(std::make_shared<impl>(executor_type(net::any_io_executor(executor_of(ctx))), std::move(opts)))
+    gateway(const net::any_io_executor& ex, options opts)
+        : impl_(std::make_shared<impl>(executor_type(ex), std::move(opts)))
+    {
+    }
+
+    template <class ExecutionContext,
+              class = std::enable_if_t<std::is_convertible_v<ExecutionContext&, net::execution_context&>>>
+    gateway(ExecutionContext& ctx, options opts) : gateway(net::any_io_executor(ctx.get_executor()), std::move(opts))
     {
     }
 
@@ -123,15 +128,6 @@ public:
     executor_type get_executor() const noexcept { return impl_->ex; }
 
 private:
-    template <class T>
-    static auto executor_of(T& t)
-    {
-        if constexpr (std::is_convertible_v<T&, net::execution_context&>)
-            return t.get_executor();
-        else
-            return t;
-    }
-
     struct transition_record {
         std::uint64_t seq;
         bool online;

@@ -68,6 +68,7 @@ private:
     struct direction {
         bool wanted = false;
         bool waiting = false;
+        bool blocked = false; // write: the last attempt left data unsent
     };
 
     direction& dir(bool read) { return read ? read_ : write_; }
@@ -78,26 +79,38 @@ private:
         arm(read);
     }
 
-    // One wait per direction at a time; a wait that completes after hiredis
-    // lost interest is dropped, and the next add_* arms a fresh one.
+    // One operation per direction at a time; one that completes after
+    // hiredis lost interest is dropped, and the next add_* arms a fresh one.
+    //
+    // Writes are tried at once (posted, so hiredis is never re-entered, and
+    // commands issued together leave in one send): a connected socket is
+    // almost always writable, and waiting for readiness first costs a trip
+    // through the reactor per command (with an edge-triggered epoll, until
+    // some other event on the socket). Only when a try leaves data unsent
+    // (or the connect is still in progress) do we wait for writability.
     void arm(bool read)
     {
         auto& d = dir(read);
         if (d.waiting || !d.wanted || !ac_)
             return;
         d.waiting = true;
-        fd_.async_wait(read ? descriptor::wait_read : descriptor::wait_write,
-                       [self = this->shared_from_this(), read](const error_code& ec) {
-                           auto& state = self->dir(read);
-                           state.waiting = false;
-                           if (ec || !self->ac_ || !state.wanted)
-                               return;
-                           if (read)
-                               redisAsyncHandleRead(self->ac_);
-                           else
-                               redisAsyncHandleWrite(self->ac_);
-                           self->arm(read); // a no-op if hiredis freed the context meanwhile
-                       });
+        auto ready = [self = this->shared_from_this(), read](const error_code& ec) {
+            auto& state = self->dir(read);
+            state.waiting = false;
+            if (ec || !self->ac_ || !state.wanted)
+                return;
+            if (read) {
+                redisAsyncHandleRead(self->ac_);
+            } else {
+                redisAsyncHandleWrite(self->ac_);
+                self->write_.blocked = self->ac_ && self->write_.wanted;
+            }
+            self->arm(read); // a no-op if hiredis freed the context meanwhile
+        };
+        if (!read && !d.blocked)
+            net::post(fd_.get_executor(), [ready = std::move(ready)]() mutable { ready(error_code()); });
+        else
+            fd_.async_wait(read ? descriptor::wait_read : descriptor::wait_write, std::move(ready));
     }
 
     redisAsyncContext* ac_;
