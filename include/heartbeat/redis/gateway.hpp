@@ -57,6 +57,7 @@ public:
         std::uint64_t resyncs;    ///< full rewrites of this gateway's share
         std::uint64_t reaped;     ///< dead gateways this one reaped
         std::uint64_t lease_lost; ///< times the lease was found gone
+        std::uint64_t errors;     ///< error replies from Redis (each schedules a resync)
     };
 
     using executor_type = net::strand<net::any_io_executor>;
@@ -122,7 +123,7 @@ public:
     {
         return {impl_->up.load(),          impl_->queued.load(),     impl_->replayed.load(),
                 impl_->overflowed.load(), impl_->resyncs.load(),    impl_->reaped.load(),
-                impl_->lease_lost.load()};
+                impl_->lease_lost.load(), impl_->errors.load()};
     }
 
     executor_type get_executor() const noexcept { return impl_->ex; }
@@ -228,9 +229,16 @@ private:
                                               "0", opts.redis.prefix, opts.name, t.id, std::to_string(t.at_ms)};
                 if (!t.online)
                     args.insert(args.begin() + 6, std::string(to_string(t.reason)));
-                conn->command(args, [self = this->shared_from_this(), seq = t.seq](error_code ec, detail::reply) {
-                    if (!ec)
-                        self->acknowledged(seq);
+                conn->command(args, [self = this->shared_from_this(), seq = t.seq](error_code ec, detail::reply r) {
+                    if (ec)
+                        return; // not acknowledged: sent again on the next connection
+                    if (r.type == detail::reply::kind::error) {
+                        // Refused (out of memory, a read-only replica...):
+                        // the view is written out whole once Redis accepts.
+                        ++self->errors;
+                        self->need_resync = true;
+                    }
+                    self->acknowledged(seq);
                 });
             }
         }
@@ -269,6 +277,8 @@ private:
             }
             conn->command(args, [self = this->shared_from_this()](error_code ec, detail::reply r) {
                 if (ec || r.type == detail::reply::kind::error) {
+                    if (!ec)
+                        ++self->errors;
                     self->need_resync = true; // next connection, or next tick
                     return;
                 }
@@ -283,8 +293,12 @@ private:
                            std::to_string(opts.lease_ttl.count()),
                            std::to_string(cluster_now().time_since_epoch().count())},
                           [self = this->shared_from_this()](error_code ec, detail::reply r) {
-                              if (ec || r.type != detail::reply::kind::array || r.elements.size() != 2)
+                              if (ec)
                                   return;
+                              if (r.type != detail::reply::kind::array || r.elements.size() != 2) {
+                                  ++self->errors;
+                                  return;
+                              }
                               self->reaped += static_cast<std::uint64_t>(r.elements[1].integer);
                               if (r.elements[0].integer == 0 && !self->need_resync) {
                                   ++self->lease_lost;
@@ -370,7 +384,7 @@ private:
 
         std::atomic<bool> up{false};
         std::atomic<std::size_t> queued{0};
-        std::atomic<std::uint64_t> replayed{0}, overflowed{0}, resyncs{0}, reaped{0}, lease_lost{0};
+        std::atomic<std::uint64_t> replayed{0}, overflowed{0}, resyncs{0}, reaped{0}, lease_lost{0}, errors{0};
     };
 
     std::shared_ptr<impl> impl_;
