@@ -197,6 +197,9 @@ public:
         return *gateways_.back();
     }
 
+    /// Destroys the in-process gateways without a leave, as a crash would.
+    void remove_gateways() { gateways_.clear(); }
+
     event_log log;
 
 private:
@@ -506,6 +509,28 @@ TEST_CASE("a gateway cut off for longer than its lease is reaped, then rejoins w
     // online, offline(gateway_lost), online again (events trail the state a little)
     CHECK(eventually([&] { return obs.log.about("p").size() == 3; }));
     CHECK(obs.log.about("q").size() == 1);
+}
+
+TEST_CASE("a gateway restarted under the same name releases what its previous incarnation held", "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    {
+        auto& before = obs.add_gateway("G", redis.port());
+        before.peer_online("old");
+        REQUIRE(obs.converges_to({{"old", "G"}}));
+        obs.remove_gateways(); // a crash: no leave, the lease still runs
+    }
+    // No other gateway exists to reap G: only its next incarnation can
+    // tell the cluster that "old" went with the crash.
+    auto& after = obs.add_gateway("G", redis.port());
+    const auto off = obs.log.wait(kind::offline, "old");
+    REQUIRE(off);
+    CHECK(off->reason == offline_reason::gateway_lost);
+    after.peer_online("new");
+    REQUIRE(obs.converges_to({{"new", "G"}}));
 }
 
 TEST_CASE("Redis refusing writes (a read-only replica for a while): the gateway counts the errors and "
