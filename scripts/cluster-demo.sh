@@ -19,7 +19,7 @@ if [ "${1:-}" = --bin ]; then
     bin=$2
 else
     scripts/install-deps.sh cluster
-    cmake --preset demo >/dev/null
+    cmake --preset demo -DHEARTBEAT_WITH_REDIS=ON >/dev/null
     cmake --build --preset demo --target cluster_gateway cluster_query cluster_client >/dev/null
     bin=build/demo/examples
 fi
