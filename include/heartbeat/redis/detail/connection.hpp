@@ -115,9 +115,9 @@ public:
     /// gets each message's payload.
     void subscribe(std::string channel, std::function<void(std::string_view)> on)
     {
-        subs_.push_back(std::make_unique<subscription>(subscription{std::move(channel), std::move(on)}));
+        subs_.push_back(std::make_unique<subscription>(subscription{this, std::move(channel), std::move(on)}));
         if (up_)
-            send_subscribe(*subs_.back());
+            send_subscribe(*subs_.back()); // already up: its confirmation changes nothing
     }
 
 private:
@@ -128,6 +128,7 @@ private:
     };
 
     struct subscription {
+        connection* owner;
         std::string channel;
         std::function<void(std::string_view)> on;
     };
@@ -191,12 +192,21 @@ private:
                 return;
             }
             backoff_ = opts_.reconnect_min;
+            // With subscriptions, up means subscribed: each confirmation
+            // counts down (on_message), the last one brings it up.
+            unconfirmed_ = subs_.size();
             for (auto& s : subs_)
                 send_subscribe(*s);
-            up_ = true;
-            if (on_up)
-                on_up();
+            if (unconfirmed_ == 0)
+                become_up();
         });
+    }
+
+    void become_up()
+    {
+        up_ = true;
+        if (on_up)
+            on_up();
     }
 
     void lost()
@@ -280,10 +290,17 @@ private:
             return;
         const auto* kind = rep->element[0];
         const auto* payload = rep->element[2];
-        if (kind->type != REDIS_REPLY_STRING || std::string_view(kind->str, kind->len) != "message"
-            || payload->type != REDIS_REPLY_STRING)
+        if (kind->type != REDIS_REPLY_STRING)
             return;
-        static_cast<subscription*>(priv)->on(std::string_view(payload->str, payload->len));
+        auto& sub = *static_cast<subscription*>(priv);
+        const std::string_view what(kind->str, kind->len);
+        if (what == "subscribe") {
+            auto& c = *sub.owner;
+            if (!c.up_ && c.unconfirmed_ > 0 && --c.unconfirmed_ == 0)
+                c.become_up();
+        } else if (what == "message" && payload->type == REDIS_REPLY_STRING) {
+            sub.on(std::string_view(payload->str, payload->len));
+        }
     }
 
     void schedule_reconnect()
@@ -338,6 +355,7 @@ private:
     std::chrono::milliseconds backoff_ = opts_.reconnect_min;
     error_code drop_reason_;
     std::vector<std::unique_ptr<subscription>> subs_;
+    std::size_t unconfirmed_ = 0; // subscriptions of this connection not yet confirmed
 };
 
 } // namespace heartbeat::redis::detail
