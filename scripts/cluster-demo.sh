@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Cluster presence in about 15 seconds: a private redis-server on a loopback
+# Cluster presence in about 10 seconds: a private redis-server on a loopback
 # port, two gateways (A and B), five clients, and a query tool that prints
 # every cluster-wide event as it happens.
 #
 #   t=0   alice, bob and carol beat into A; dave and erin into B
 #   t=2   carol moves to B (connects there, then leaves A): no offline
-#   t=5   gateway A is killed with SIGKILL: its lease runs out and B marks
-#         alice and bob offline (gateway_lost)
-#   t=9   B shuts down cleanly: its peers go offline (shutdown)
+#   t=4   gateway A is killed with SIGKILL: its 2 s lease runs out and B
+#         marks alice and bob offline (gateway_lost)
+#   t=8   B shuts down cleanly: its peers go offline (shutdown)
+#
+# It ends by checking the event stream against this script.
 #
 #   scripts/cluster-demo.sh               installs what is missing, builds, runs
 #   scripts/cluster-demo.sh --bin DIR     runs the programs already built in DIR
