@@ -4,6 +4,7 @@
 // process observing, and in-process gateways behind a forwarder the test
 // cuts to make Redis unreachable for one gateway only.
 #include "../support/child_process.hpp"
+#include "../support/eventually.hpp"
 #include "../support/tcp_forwarder.hpp"
 #include "redis_server.hpp"
 
@@ -22,6 +23,7 @@
 using namespace std::chrono_literals;
 using heartbeat::offline_reason;
 using heartbeat_test::child_process;
+using heartbeat_test::eventually;
 using heartbeat_test::fields;
 using heartbeat_test::redis_server;
 using heartbeat_test::tcp_forwarder;
@@ -39,6 +41,8 @@ const std::string gateway_program = HEARTBEAT_GATEWAY_PATH;
 // lease + refresh = 1.25 s of its death (plus the bounds' slack).
 constexpr auto lease = 1000ms;
 constexpr auto refresh = 250ms;
+// How long the cases wait for Redis and the gateways to settle.
+constexpr auto settle = 10s;
 
 bool have_redis()
 {
@@ -210,18 +214,6 @@ private:
     std::vector<std::unique_ptr<hr::gateway>> gateways_;
     std::thread threads_[2];
 };
-
-template <class Pred>
-bool eventually(Pred pred, steady::duration timeout = 10s)
-{
-    const auto end = steady::now() + timeout;
-    while (!pred()) {
-        if (steady::now() > end)
-            return false;
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
-}
 
 /// A gateway process and the port its watcher listens on.
 struct gateway_process {
@@ -424,26 +416,26 @@ TEST_CASE("a gateway cut off from Redis queues its transitions and replays them 
     g.peer_online("x");
     g.peer_online("y");
     REQUIRE(obs.converges_to({{"x", "G"}, {"y", "G"}}));
-    REQUIRE(eventually([&] { return g.stats().queued == 0 && g.stats().connected; }));
+    REQUIRE(eventually([&] { return g.stats().queued == 0 && g.stats().connected; }, settle));
 
     link.cut();
-    REQUIRE(eventually([&] { return !g.stats().connected; }));
+    REQUIRE(eventually([&] { return !g.stats().connected; }, settle));
     g.peer_offline("x", offline_reason::left);
     g.peer_online("z");
     g.peer_offline("y", offline_reason::timeout);
     g.peer_online("x");
-    REQUIRE(eventually([&] { return g.stats().queued == 4; }));
+    REQUIRE(eventually([&] { return g.stats().queued == 4; }, settle));
     CHECK(obs.snapshot() == std::map<std::string, std::string>{{"x", "G"}, {"y", "G"}}); // nothing reached Redis
 
     link.restore(); // well within the lease: no one reaped G
     REQUIRE(obs.converges_to({{"x", "G"}, {"z", "G"}}));
-    REQUIRE(eventually([&] { return g.stats().queued == 0; }));
+    REQUIRE(eventually([&] { return g.stats().queued == 0; }, settle));
     CHECK(g.stats().replayed >= 4);
     CHECK(g.stats().resyncs == 1); // only the first connection's
 
     // Every transition made it out, in the order it happened (after the
     // first connection's write-out of x and y, in no particular order).
-    REQUIRE(eventually([&] { return obs.log.all().size() >= 6; }));
+    REQUIRE(eventually([&] { return obs.log.all().size() >= 6; }, settle));
     std::vector<std::string> seen;
     for (const auto& e : obs.log.all())
         seen.push_back(std::string(to_string(e.type)) + " " + e.peer
@@ -465,15 +457,15 @@ TEST_CASE("a gateway whose queue overflowed while cut off resynchronises from it
     g.peer_online("keep");
     g.peer_online("lose");
     REQUIRE(obs.converges_to({{"keep", "G"}, {"lose", "G"}}));
-    REQUIRE(eventually([&] { return g.stats().queued == 0 && g.stats().connected; }));
+    REQUIRE(eventually([&] { return g.stats().queued == 0 && g.stats().connected; }, settle));
 
     link.cut();
-    REQUIRE(eventually([&] { return !g.stats().connected; }));
+    REQUIRE(eventually([&] { return !g.stats().connected; }, settle));
     for (int i = 0; i < 5; ++i) // churn that overflows a 3-slot queue
         g.peer_online("new" + std::to_string(i));
     g.peer_offline("new0", offline_reason::left);
     g.peer_offline("lose", offline_reason::timeout);
-    REQUIRE(eventually([&] { return g.stats().overflowed > 0; }));
+    REQUIRE(eventually([&] { return g.stats().overflowed > 0; }, settle));
 
     link.restore();
     REQUIRE(obs.converges_to({{"keep", "G"}, {"new1", "G"}, {"new2", "G"}, {"new3", "G"}, {"new4", "G"}}));
@@ -502,13 +494,13 @@ TEST_CASE("a gateway cut off for longer than its lease is reaped, then rejoins w
     const auto off = obs.log.wait(kind::offline, "p", lease + refresh + 5s);
     REQUIRE(off);
     CHECK(off->reason == offline_reason::gateway_lost);
-    CHECK(eventually([&] { return survivor.stats().reaped == 1; }));
+    CHECK(eventually([&] { return survivor.stats().reaped == 1; }, settle));
 
     link.restore();
     REQUIRE(obs.converges_to({{"p", "G1"}, {"q", "G2"}}));
     CHECK(cut_off.stats().lease_lost >= 1);
     // online, offline(gateway_lost), online again (events trail the state a little)
-    CHECK(eventually([&] { return obs.log.about("p").size() == 3; }));
+    CHECK(eventually([&] { return obs.log.about("p").size() == 3; }, settle));
     CHECK(obs.log.about("q").size() == 1);
 }
 
@@ -645,7 +637,7 @@ TEST_CASE("Redis refusing writes (a read-only replica for a while): the gateway 
     run("REPLICAOF 127.0.0.1 1"); // a master that is not there: read-only, data kept
     g.peer_online("during");
     g.peer_offline("before", offline_reason::left);
-    REQUIRE(eventually([&] { return g.stats().errors >= 2; }));
+    REQUIRE(eventually([&] { return g.stats().errors >= 2; }, settle));
     CHECK(obs.snapshot() == std::map<std::string, std::string>{{"before", "G"}});
 
     run("REPLICAOF NO ONE");

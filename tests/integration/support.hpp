@@ -4,6 +4,8 @@
 #ifndef HEARTBEAT_TESTS_INTEGRATION_SUPPORT_HPP
 #define HEARTBEAT_TESTS_INTEGRATION_SUPPORT_HPP
 
+#include "../support/eventually.hpp"
+
 #include <heartbeat/heartbeat.hpp>
 
 #include <chrono>
@@ -121,20 +123,6 @@ inline watcher_type::options fast_watcher_options(std::chrono::milliseconds inte
     o.detection.max_interval = 2s;
     o.hello_timeout = 500ms;
     return o;
-}
-
-/// Polls `pred` (a cheap, thread-safe query) until it holds or `timeout`
-/// passes; the result says which.
-template <class Pred>
-bool eventually(Pred pred, steady::duration timeout = 5s)
-{
-    const auto deadline = steady::now() + timeout;
-    while (!pred()) {
-        if (steady::now() >= deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
 }
 
 /// A watcher accepting on 127.0.0.1, its io_context on a thread of its own.
