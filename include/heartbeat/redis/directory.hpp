@@ -165,8 +165,10 @@ private:
             commands->on_down = [this] {
                 // The subscriber shares the server: remake it too, so no
                 // silently dead subscription outlives a failure.
-                if (events)
-                    events->stop(), events->start();
+                if (events) {
+                    events->stop();
+                    events->start();
+                }
                 changed();
             };
             commands->start();

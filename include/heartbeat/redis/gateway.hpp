@@ -23,9 +23,12 @@
 
 #include <atomic>
 #include <deque>
+#include <initializer_list>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace heartbeat::redis {
 
@@ -225,10 +228,9 @@ private:
         {
             while (sent < queue.size()) {
                 const auto& t = queue[sent++];
-                std::vector<std::string> args{"EVAL", t.online ? lua_online : lua_offline,
-                                              "0", opts.redis.prefix, opts.name, t.id, std::to_string(t.at_ms)};
-                if (!t.online)
-                    args.insert(args.begin() + 6, std::string(to_string(t.reason)));
+                const auto at = std::to_string(t.at_ms);
+                const auto args = t.online ? eval(lua_online, {t.id, at})
+                                           : eval(lua_offline, {t.id, std::string(to_string(t.reason)), at});
                 conn->command(args, [self = this->shared_from_this(), seq = t.seq](error_code ec, detail::reply r) {
                     if (ec)
                         return; // not acknowledged: sent again on the next connection
@@ -260,16 +262,9 @@ private:
             sent = 0;
             queued = 0;
             ++resyncs;
-            std::vector<std::string> args{"EVAL",
-                                          lua_resync,
-                                          "0",
-                                          opts.redis.prefix,
-                                          opts.name,
-                                          token,
-                                          std::to_string(opts.lease_ttl.count()),
-                                          std::to_string(cluster_now().time_since_epoch().count()),
+            auto args = eval(lua_resync, {token, ttl_ms(), now_ms(),
                                           std::string(to_string(first_sync ? offline_reason::gateway_lost
-                                                                           : offline_reason::resynced))};
+                                                                           : offline_reason::resynced))});
             args.reserve(args.size() + 2 * online.size());
             for (const auto& [id, since] : online) {
                 args.push_back(id);
@@ -283,15 +278,12 @@ private:
                     return;
                 }
                 self->first_sync = false;
-                self->synced = true;
             });
         }
 
         void send_tick()
         {
-            conn->command({"EVAL", lua_tick, "0", opts.redis.prefix, opts.name, token,
-                           std::to_string(opts.lease_ttl.count()),
-                           std::to_string(cluster_now().time_since_epoch().count())},
+            conn->command(eval(lua_tick, {token, ttl_ms(), now_ms()}),
                           [self = this->shared_from_this()](error_code ec, detail::reply r) {
                               if (ec)
                                   return;
@@ -336,8 +328,7 @@ private:
                 send_resync();
             else
                 send_next();
-            conn->command({"EVAL", lua_leave, "0", opts.redis.prefix, opts.name, token,
-                           std::to_string(cluster_now().time_since_epoch().count())},
+            conn->command(eval(lua_leave, {token, now_ms()}),
                           [self = this->shared_from_this(), done = std::move(done)](error_code ec, detail::reply r) mutable {
                               self->halt();
                               if (!ec && r.type == detail::reply::kind::error)
@@ -357,6 +348,18 @@ private:
         }
 
         static std::string script(const char* body) { return std::string(detail::scripts::prelude) + body; }
+
+        // EVAL of `lua`; its ARGV: the prefix, this gateway's name, then
+        // `rest` (each script's list is in detail/scripts.hpp).
+        std::vector<std::string> eval(const std::string& lua, std::initializer_list<std::string> rest) const
+        {
+            std::vector<std::string> args{"EVAL", lua, "0", opts.redis.prefix, opts.name};
+            args.insert(args.end(), rest);
+            return args;
+        }
+
+        std::string ttl_ms() const { return std::to_string(opts.lease_ttl.count()); }
+        static std::string now_ms() { return std::to_string(cluster_now().time_since_epoch().count()); }
 
         executor_type ex;
         options opts;
@@ -380,7 +383,6 @@ private:
         bool halted = false;
         bool need_resync = true; // the first connection writes the view out
         bool first_sync = true;
-        bool synced = false;
 
         std::atomic<bool> up{false};
         std::atomic<std::size_t> queued{0};

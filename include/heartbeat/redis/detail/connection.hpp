@@ -124,7 +124,6 @@ private:
     struct pending {
         connection* self;
         command_handler done;
-        error_code* drop_reason;
     };
 
     struct subscription {
@@ -247,7 +246,7 @@ private:
             argv.push_back(a.data());
             lens.push_back(a.size());
         }
-        auto* p = new pending{this, std::move(done), &drop_reason_};
+        auto* p = new pending{this, std::move(done)};
         if (redisAsyncCommandArgv(ac_, &on_reply, p, static_cast<int>(argv.size()), argv.data(), lens.data())
             != REDIS_OK) {
             auto d = std::move(p->done);
@@ -264,7 +263,7 @@ private:
         std::unique_ptr<pending> p(static_cast<pending*>(priv));
         auto* self = p->self;
         if (!r) {
-            const error_code ec = *p->drop_reason ? *p->drop_reason : error_code(net::error::connection_aborted);
+            const error_code ec = self->drop_reason_ ? self->drop_reason_ : error_code(net::error::connection_aborted);
             p->done(ec, {});
             return;
         }
