@@ -22,8 +22,14 @@ using error_code = ::boost::system::error_code;
 using system_error = ::boost::system::system_error;
 } // namespace heartbeat
 #else
-#include <asio.hpp>
+// A standard header first: Asio 1.22 picks aligned_alloc/free or plain
+// operator new/delete for its handler memory from a libstdc++ macro it does
+// not include itself, so a translation unit that reaches <asio.hpp> before
+// any standard header allocates one way and, through another unit's copy of
+// the same inline function, frees the other (ASan: alloc-dealloc-mismatch).
+#include <cstddef>
 #include <system_error>
+#include <asio.hpp>
 #if defined(ASIO_HAS_CO_AWAIT)
 #define HEARTBEAT_HAS_CO_AWAIT 1
 #endif
