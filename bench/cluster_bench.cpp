@@ -83,10 +83,11 @@ struct bench {
     }
 
     std::unique_ptr<hr::gateway> gateway(const std::string& name, std::chrono::milliseconds lease = 3000ms,
-                                         std::chrono::milliseconds refresh = 1000ms)
+                                         std::chrono::milliseconds refresh = 1000ms, bool cache_scripts = true)
     {
         hr::gateway::options o;
         o.name = name;
+        o.cache_scripts = cache_scripts;
         o.redis.port = port;
         o.lease_ttl = lease;
         o.lease_refresh = refresh;
@@ -95,8 +96,71 @@ struct bench {
 
     std::size_t count() { return dir->async_online_count(net::use_future).get(); }
 
+    /// Brings a new gateway up and times `ids` going online through it,
+    /// then offline; leaves it stopped. The gateway is handed to `between`
+    /// while the peers are online.
+    template <class Between>
+    void bursts(std::unique_ptr<hr::gateway> g, const std::vector<std::string>& ids, std::vector<double>& on,
+                std::vector<double>& off, Between between)
+    {
+        g->start();
+        wait_until([&] { return g->stats().connected && g->stats().resyncs > 0 && count() == 0; });
+        auto t = steady::now();
+        for (const auto& id : ids)
+            g->peer_online(id);
+        wait_until([&] { return g->stats().queued == 0 && count() == ids.size(); });
+        on.push_back(ms_since(t));
+        between();
+        t = steady::now();
+        for (const auto& id : ids)
+            g->peer_offline(id, heartbeat::offline_reason::left);
+        wait_until([&] { return g->stats().queued == 0 && count() == 0; });
+        off.push_back(ms_since(t));
+        stop(*g);
+    }
+
     void stop(hr::gateway& g) { g.async_stop(net::use_future).get(); }
 };
+
+// Query round trips, one after another, each issued from the last one's
+// completion handler (on the io thread: no thread hop in the measurement);
+// the baseline is hiredis's blocking API doing the same HEXISTS on its own
+// connection, in the same run.
+void measure_queries(bench& b, const std::vector<std::string>& ids, std::vector<double>& query_us,
+                     std::vector<double>& blocking_us)
+{
+    const std::size_t peers = ids.size();
+    const int queries = 2000;
+    {
+        std::promise<void> done;
+        int left = queries;
+        std::function<void()> next = [&] {
+            b.dir->async_is_online(ids[static_cast<std::size_t>(left) % peers], [&](heartbeat::error_code, bool) {
+                if (--left == 0)
+                    done.set_value();
+                else
+                    next();
+            });
+        };
+        const auto t = steady::now();
+        net::post(b.io, next);
+        done.get_future().wait();
+        query_us.push_back(ms_since(t) * 1000.0 / queries);
+    }
+    {
+        redisContext* c = redisConnect("127.0.0.1", b.port);
+        const std::string key = "{heartbeat}:presence";
+        const auto t = steady::now();
+        for (int q = 0; q < queries; ++q) {
+            auto* reply = static_cast<redisReply*>(redisCommand(
+                c, "HEXISTS %b %b", key.data(), key.size(), ids[static_cast<std::size_t>(q) % peers].data(),
+                ids[static_cast<std::size_t>(q) % peers].size()));
+            freeReplyObject(reply);
+        }
+        blocking_us.push_back(ms_since(t) * 1000.0 / queries);
+        redisFree(c);
+    }
+}
 
 } // namespace
 
@@ -121,59 +185,17 @@ int main(int argc, char** argv)
     for (std::size_t i = 0; i < peers; ++i)
         ids.push_back("peer-" + std::to_string(i));
 
-    std::vector<double> online_burst, offline_burst, resync, query_us, blocking_us, reap;
+    std::vector<double> online_burst, offline_burst, online_whole, offline_whole, resync, query_us, blocking_us,
+        reap;
     for (int r = 0; r < rounds; ++r) {
-        // A burst of N online transitions, then N offline, through a connected gateway.
-        auto g = b.gateway("bench-a");
-        g->start();
-        wait_until([&] { return g->stats().connected && g->stats().resyncs > 0 && b.count() == 0; });
-        auto t = steady::now();
-        for (const auto& id : ids)
-            g->peer_online(id);
-        wait_until([&] { return g->stats().queued == 0 && b.count() == peers; });
-        online_burst.push_back(ms_since(t));
+        // The same bursts with every script sent whole (EVAL), the baseline
+        // for EVALSHA in the same run.
+        b.bursts(b.gateway("bench-eval", 3000ms, 1000ms, false), ids, online_whole, offline_whole, [] {});
 
-        // Query round trips, one after another, each issued from the last
-        // one's completion handler (on the io thread: no thread hop in the
-        // measurement); the baseline is hiredis's blocking API doing the
-        // same HEXISTS on its own connection, in the same run.
-        const int queries = 2000;
-        {
-            std::promise<void> done;
-            int left = queries;
-            std::function<void()> next = [&] {
-                b.dir->async_is_online(ids[static_cast<std::size_t>(left) % peers], [&](heartbeat::error_code, bool) {
-                    if (--left == 0)
-                        done.set_value();
-                    else
-                        next();
-                });
-            };
-            t = steady::now();
-            net::post(b.io, next);
-            done.get_future().wait();
-            query_us.push_back(ms_since(t) * 1000.0 / queries);
-        }
-        {
-            redisContext* c = redisConnect("127.0.0.1", port);
-            const std::string key = "{heartbeat}:presence";
-            t = steady::now();
-            for (int q = 0; q < queries; ++q) {
-                auto* reply = static_cast<redisReply*>(redisCommand(
-                    c, "HEXISTS %b %b", key.data(), key.size(), ids[static_cast<std::size_t>(q) % peers].data(),
-                    ids[static_cast<std::size_t>(q) % peers].size()));
-                freeReplyObject(reply);
-            }
-            blocking_us.push_back(ms_since(t) * 1000.0 / queries);
-            redisFree(c);
-        }
-
-        t = steady::now();
-        for (const auto& id : ids)
-            g->peer_offline(id, heartbeat::offline_reason::left);
-        wait_until([&] { return g->stats().queued == 0 && b.count() == 0; });
-        offline_burst.push_back(ms_since(t));
-        b.stop(*g);
+        // A burst of N online transitions, then N offline, through a
+        // connected gateway, with the query round trips between them.
+        b.bursts(b.gateway("bench-a"), ids, online_burst, offline_burst,
+                 [&] { measure_queries(b, ids, query_us, blocking_us); });
 
         // A resync: a gateway that comes up already holding N peers writes
         // them out in one script.
@@ -181,7 +203,7 @@ int main(int argc, char** argv)
         for (const auto& id : ids)
             s->peer_online(id);
         wait_until([&] { return s->stats().queued == peers; }, 10s);
-        t = steady::now();
+        auto t = steady::now();
         s->start();
         wait_until([&] { return b.count() == peers; });
         resync.push_back(ms_since(t));
@@ -210,6 +232,10 @@ int main(int argc, char** argv)
                 peers / median(online_burst) * 1000.0);
     std::printf("  offline burst  %8.1f ms  (%.0f transitions/s)\n", median(offline_burst),
                 peers / median(offline_burst) * 1000.0);
+    std::printf("  scripts sent whole (EVAL, cache_scripts = false): online %.1f ms, offline %.1f ms; "
+                "EVALSHA takes %.2f / %.2f of that\n",
+                median(online_whole), median(offline_whole), median(online_burst) / median(online_whole),
+                median(offline_burst) / median(offline_whole));
     std::printf("  resync         %8.1f ms  (%.2f us per peer)\n", median(resync), median(resync) * 1000.0 / peers);
     std::printf("  is_online      %8.1f us  per query, one at a time (blocking hiredis HEXISTS: %.1f us, ratio %.2f)\n",
                 median(query_us), median(blocking_us), median(query_us) / median(blocking_us));

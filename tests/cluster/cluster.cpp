@@ -186,10 +186,12 @@ public:
     }
 
     /// An in-process gateway on this io thread.
-    hr::gateway& add_gateway(const std::string& name, unsigned short redis_port, std::size_t max_queued = 1000)
+    hr::gateway& add_gateway(const std::string& name, unsigned short redis_port, std::size_t max_queued = 1000,
+                             bool cache_scripts = true)
     {
         hr::gateway::options o;
         o.name = name;
+        o.cache_scripts = cache_scripts;
         o.redis.port = redis_port;
         o.redis.reconnect_min = 20ms;
         o.redis.reconnect_max = 100ms;
@@ -213,6 +215,21 @@ private:
     std::unique_ptr<hr::directory> dir_;
     std::vector<std::unique_ptr<hr::gateway>> gateways_;
     std::thread threads_[2];
+};
+
+/// A blocking hiredis connection of the test's own, to reconfigure Redis.
+class redis_admin {
+public:
+    explicit redis_admin(unsigned short port) : context_(redisConnect("127.0.0.1", port), &redisFree)
+    {
+        REQUIRE(context_);
+        REQUIRE(context_->err == 0);
+    }
+
+    void run(const char* command) { freeReplyObject(redisCommand(context_.get(), command)); }
+
+private:
+    std::unique_ptr<redisContext, decltype(&redisFree)> context_;
 };
 
 /// A gateway process and the port its watcher listens on.
@@ -626,25 +643,52 @@ TEST_CASE("Redis refusing writes (a read-only replica for a while): the gateway 
     g.peer_online("before");
     REQUIRE(obs.converges_to({{"before", "G"}}));
 
-    // A blocking hiredis connection of the test's own, to reconfigure Redis.
-    auto admin = std::unique_ptr<redisContext, decltype(&redisFree)>(redisConnect("127.0.0.1", redis.port()),
-                                                                    &redisFree);
-    REQUIRE(admin);
-    REQUIRE(admin->err == 0);
-    auto run = [&](const char* command) {
-        freeReplyObject(redisCommand(admin.get(), command));
-    };
-    run("REPLICAOF 127.0.0.1 1"); // a master that is not there: read-only, data kept
+    redis_admin admin(redis.port());
+    admin.run("REPLICAOF 127.0.0.1 1"); // a master that is not there: read-only, data kept
     g.peer_online("during");
     g.peer_offline("before", offline_reason::left);
     REQUIRE(eventually([&] { return g.stats().errors >= 2; }, settle));
     CHECK(obs.snapshot() == std::map<std::string, std::string>{{"before", "G"}});
 
-    run("REPLICAOF NO ONE");
+    admin.run("REPLICAOF NO ONE");
     REQUIRE(obs.converges_to({{"during", "G"}}));
     const auto off = obs.log.wait(kind::offline, "before");
     REQUIRE(off);
     CHECK(off->reason == offline_reason::resynced);
+}
+
+TEST_CASE("Redis forgetting the scripts (SCRIPT FLUSH): the gateway reconnects, loads them again and "
+          "replays what was refused; one that sends scripts whole never notices",
+          "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    auto& cached = obs.add_gateway("C", redis.port());
+    auto& whole = obs.add_gateway("W", redis.port(), 1000, false);
+    cached.peer_online("c-before");
+    whole.peer_online("w-before");
+    REQUIRE(obs.converges_to({{"c-before", "C"}, {"w-before", "W"}}));
+
+    redis_admin(redis.port()).run("SCRIPT FLUSH");
+    cached.peer_online("c-after");
+    cached.peer_offline("c-before", offline_reason::left);
+    // Only then W: its EVAL of the same script would put it back in
+    // Redis's cache, and C would find it there.
+    REQUIRE(eventually([&] { return cached.stats().script_reloads >= 1; }, settle));
+    whole.peer_online("w-after");
+    whole.peer_offline("w-before", offline_reason::left);
+    REQUIRE(obs.converges_to({{"c-after", "C"}, {"w-after", "W"}}));
+    // Replayed as they were, not rewritten by a resync.
+    for (const char* peer : {"c-before", "w-before"}) {
+        const auto off = obs.log.wait(kind::offline, peer);
+        REQUIRE(off);
+        CHECK(off->reason == offline_reason::left);
+    }
+    CHECK(whole.stats().script_reloads == 0);
+    CHECK(cached.stats().errors == 0);
+    CHECK(whole.stats().errors == 0);
 }
 
 #if defined(HEARTBEAT_HAS_CO_AWAIT)

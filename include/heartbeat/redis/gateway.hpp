@@ -49,6 +49,11 @@ public:
         /// Transitions kept while Redis is unreachable; past this the queue
         /// is dropped and the gateway resynchronises on reconnection.
         std::size_t max_queued = 100'000;
+        /// Load the scripts once per connection (SCRIPT LOAD) and run them
+        /// by SHA1 (EVALSHA), about 60 bytes a transition; false sends each
+        /// script whole (EVAL, about 2.5 KB), for a Redis whose ACL denies
+        /// SCRIPT. A refused SCRIPT LOAD falls back to EVAL by itself.
+        bool cache_scripts = true;
     };
 
     /// Counters, readable from any thread.
@@ -61,6 +66,7 @@ public:
         std::uint64_t reaped;     ///< dead gateways this one reaped
         std::uint64_t lease_lost; ///< times the lease was found gone
         std::uint64_t errors;     ///< error replies from Redis (each schedules a resync)
+        std::uint64_t script_reloads; ///< connections made again because Redis forgot the scripts
     };
 
     using executor_type = net::strand<net::any_io_executor>;
@@ -126,7 +132,7 @@ public:
     {
         return {impl_->up.load(),          impl_->queued.load(),     impl_->replayed.load(),
                 impl_->overflowed.load(), impl_->resyncs.load(),    impl_->reaped.load(),
-                impl_->lease_lost.load(), impl_->errors.load()};
+                impl_->lease_lost.load(), impl_->errors.load(),    impl_->script_reloads.load()};
     }
 
     executor_type get_executor() const noexcept { return impl_->ex; }
@@ -141,6 +147,9 @@ private:
     };
 
     struct impl : std::enable_shared_from_this<impl> {
+        // Indices into `lua`, and into the connection's preloaded scripts.
+        enum script : std::size_t { online_script, offline_script, tick_script, resync_script, leave_script };
+
         impl(executor_type e, options o)
             : ex(std::move(e)), opts(std::move(o)), conn(std::make_shared<detail::connection<executor_type>>(ex, opts.redis)),
               tick_timer(ex)
@@ -178,6 +187,8 @@ private:
             if (started)
                 return;
             started = true;
+            if (opts.cache_scripts)
+                conn->preload_scripts(std::vector<std::string>(std::begin(lua), std::end(lua)));
             conn->on_up = [this] { connected(); };
             conn->on_down = [this] {
                 up = false;
@@ -229,10 +240,10 @@ private:
             while (sent < queue.size()) {
                 const auto& t = queue[sent++];
                 const auto at = std::to_string(t.at_ms);
-                const auto args = t.online ? eval(lua_online, {t.id, at})
-                                           : eval(lua_offline, {t.id, std::string(to_string(t.reason)), at});
+                const auto args = t.online ? eval(online_script, {t.id, at})
+                                           : eval(offline_script, {t.id, std::string(to_string(t.reason)), at});
                 conn->command(args, [self = this->shared_from_this(), seq = t.seq](error_code ec, detail::reply r) {
-                    if (ec)
+                    if (ec || self->scripts_forgotten(r))
                         return; // not acknowledged: sent again on the next connection
                     if (r.type == detail::reply::kind::error) {
                         // Refused (out of memory, a read-only replica...):
@@ -262,7 +273,7 @@ private:
             sent = 0;
             queued = 0;
             ++resyncs;
-            auto args = eval(lua_resync, {token, ttl_ms(), now_ms(),
+            auto args = eval(resync_script, {token, ttl_ms(), now_ms(),
                                           std::string(to_string(first_sync ? offline_reason::gateway_lost
                                                                            : offline_reason::resynced))});
             args.reserve(args.size() + 2 * online.size());
@@ -272,7 +283,7 @@ private:
             }
             conn->command(args, [self = this->shared_from_this()](error_code ec, detail::reply r) {
                 if (ec || r.type == detail::reply::kind::error) {
-                    if (!ec)
+                    if (!ec && !self->scripts_forgotten(r))
                         ++self->errors;
                     self->need_resync = true; // next connection, or next tick
                     return;
@@ -283,10 +294,10 @@ private:
 
         void send_tick()
         {
-            conn->command(eval(lua_tick, {token, ttl_ms(), now_ms()}),
+            conn->command(eval(tick_script, {token, ttl_ms(), now_ms()}),
                           [self = this->shared_from_this()](error_code ec, detail::reply r) {
-                              if (ec)
-                                  return;
+                              if (ec || self->scripts_forgotten(r))
+                                  return; // the next connection renews first thing
                               if (r.type != detail::reply::kind::array || r.elements.size() != 2) {
                                   ++self->errors;
                                   return;
@@ -328,7 +339,9 @@ private:
                 send_resync();
             else
                 send_next();
-            conn->command(eval(lua_leave, {token, now_ms()}),
+            // Whole: a Redis that forgot the scripts must not turn a clean
+            // leave into a lease that has to run out.
+            conn->command(eval(leave_script, {token, now_ms()}, send_whole),
                           [self = this->shared_from_this(), done = std::move(done)](error_code ec, detail::reply r) mutable {
                               self->halt();
                               if (!ec && r.type == detail::reply::kind::error)
@@ -347,15 +360,36 @@ private:
             up = false;
         }
 
-        static std::string script(const char* body) { return std::string(detail::scripts::prelude) + body; }
+        static std::string with_prelude(const char* body) { return std::string(detail::scripts::prelude) + body; }
 
-        // EVAL of `lua`; its ARGV: the prefix, this gateway's name, then
-        // `rest` (each script's list is in detail/scripts.hpp).
-        std::vector<std::string> eval(const std::string& lua, std::initializer_list<std::string> rest) const
+        // Runs script `which`: by SHA1 when this connection loaded it, else
+        // whole. Its ARGV: the prefix, this gateway's name, then `rest`
+        // (each script's list is in detail/scripts.hpp).
+        static constexpr bool send_whole = true;
+        std::vector<std::string> eval(script which, std::initializer_list<std::string> rest, bool whole = false) const
         {
-            std::vector<std::string> args{"EVAL", lua, "0", opts.redis.prefix, opts.name};
+            const std::string& sha = conn->script_sha(which);
+            std::vector<std::string> args;
+            if (sha.empty() || whole)
+                args = {"EVAL", lua[which], "0", opts.redis.prefix, opts.name};
+            else
+                args = {"EVALSHA", sha, "0", opts.redis.prefix, opts.name};
             args.insert(args.end(), rest);
             return args;
+        }
+
+        // Redis lost its script cache since this connection loaded it
+        // (SCRIPT FLUSH; a failover): connecting again loads the scripts,
+        // and every command not acknowledged is sent again.
+        bool scripts_forgotten(const detail::reply& r)
+        {
+            if (r.type != detail::reply::kind::error || r.str.rfind("NOSCRIPT", 0) != 0)
+                return false;
+            if (conn->connected()) {
+                ++script_reloads;
+                conn->reconnect();
+            }
+            return true;
         }
 
         std::string ttl_ms() const { return std::to_string(opts.lease_ttl.count()); }
@@ -368,13 +402,9 @@ private:
                                   executor_type>
             tick_timer;
         std::string token;
-        // Sent whole with EVAL each time (about 2.5 KB): simple, and immune
-        // to a Redis restart flushing its script cache.
-        const std::string lua_online = script(detail::scripts::online);
-        const std::string lua_offline = script(detail::scripts::offline);
-        const std::string lua_tick = script(detail::scripts::tick);
-        const std::string lua_resync = script(detail::scripts::resync);
-        const std::string lua_leave = script(detail::scripts::leave);
+        const std::string lua[5] = {with_prelude(detail::scripts::online), with_prelude(detail::scripts::offline),
+                                    with_prelude(detail::scripts::tick), with_prelude(detail::scripts::resync),
+                                    with_prelude(detail::scripts::leave)};
         std::unordered_map<std::string, std::int64_t> online; // the gateway's own view
         std::deque<transition_record> queue;                  // [0, sent) in flight
         std::size_t sent = 0;
@@ -386,7 +416,8 @@ private:
 
         std::atomic<bool> up{false};
         std::atomic<std::size_t> queued{0};
-        std::atomic<std::uint64_t> replayed{0}, overflowed{0}, resyncs{0}, reaped{0}, lease_lost{0}, errors{0};
+        std::atomic<std::uint64_t> replayed{0}, overflowed{0}, resyncs{0}, reaped{0}, lease_lost{0}, errors{0},
+            script_reloads{0};
     };
 
     std::shared_ptr<impl> impl_;

@@ -111,6 +111,28 @@ public:
         send(args, std::move(done));
     }
 
+    /// Scripts to load (SCRIPT LOAD) on every connection, before it counts
+    /// as up. Set before start().
+    void preload_scripts(std::vector<std::string> bodies)
+    {
+        scripts_ = std::move(bodies);
+        shas_.assign(scripts_.size(), std::string());
+    }
+
+    /// The SHA1 Redis gave script `i` on this connection; empty if it is not
+    /// loaded (not asked for, or Redis refused), and then the script must be
+    /// sent whole.
+    const std::string& script_sha(std::size_t i) const
+    {
+        static const std::string none;
+        return i < shas_.size() ? shas_[i] : none;
+    }
+
+    /// Drops the connection and makes it again, as if it had been lost:
+    /// for a Redis that forgot the scripts (SCRIPT FLUSH), which the new
+    /// connection loads again.
+    void reconnect() { drop(net::error::connection_reset); }
+
     /// Subscribes to `channel` now (if up) and after every reconnect; `on`
     /// gets each message's payload.
     void subscribe(std::string channel, std::function<void(std::string_view)> on)
@@ -183,6 +205,14 @@ private:
                 if (!ec && r.type == reply::kind::error)
                     drop(net::error::access_denied);
             });
+        // Pipelined before the PING, so their replies are in when it answers.
+        for (std::size_t i = 0; i < scripts_.size(); ++i) {
+            shas_[i].clear();
+            send({"SCRIPT", "LOAD", scripts_[i]}, [this, self = this->shared_from_this(), i](error_code ec, reply r) {
+                if (!ec && r.type == reply::kind::string)
+                    shas_[i] = std::move(r.str);
+            });
+        }
         send({"PING"}, [this, self = this->shared_from_this()](error_code ec, reply r) {
             if (ec || !ac_)
                 return; // gone already; lost() has run
@@ -355,6 +385,8 @@ private:
     error_code drop_reason_;
     std::vector<std::unique_ptr<subscription>> subs_;
     std::size_t unconfirmed_ = 0; // subscriptions of this connection not yet confirmed
+    std::vector<std::string> scripts_;
+    std::vector<std::string> shas_; // of scripts_, on this connection
 };
 
 } // namespace heartbeat::redis::detail
