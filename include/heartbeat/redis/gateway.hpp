@@ -50,7 +50,7 @@ public:
         /// is dropped and the gateway resynchronises on reconnection.
         std::size_t max_queued = 100'000;
         /// Load the scripts once per connection (SCRIPT LOAD) and run them
-        /// by SHA1 (EVALSHA), about 60 bytes a transition; false sends each
+        /// by SHA1 (EVALSHA), about 100 bytes a transition; false sends each
         /// script whole (EVAL, about 2.5 KB), for a Redis whose ACL denies
         /// SCRIPT. A refused SCRIPT LOAD falls back to EVAL by itself.
         bool cache_scripts = true;
