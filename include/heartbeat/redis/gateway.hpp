@@ -148,6 +148,9 @@ private:
 
     struct impl : std::enable_shared_from_this<impl> {
         // Indices into `lua`, and into the connection's preloaded scripts.
+        // leave is last and never preloaded: it is sent whole, so a Redis
+        // that forgot the scripts cannot turn a clean leave into a lease
+        // that has to run out.
         enum script : std::size_t { online_script, offline_script, tick_script, resync_script, leave_script };
 
         impl(executor_type e, options o)
@@ -188,7 +191,7 @@ private:
                 return;
             started = true;
             if (opts.cache_scripts)
-                conn->preload_scripts(std::vector<std::string>(std::begin(lua), std::end(lua)));
+                conn->preload_scripts(std::vector<std::string>(std::begin(lua), std::begin(lua) + leave_script));
             conn->on_up = [this] { connected(); };
             conn->on_down = [this] {
                 up = false;
@@ -339,9 +342,7 @@ private:
                 send_resync();
             else
                 send_next();
-            // Whole: a Redis that forgot the scripts must not turn a clean
-            // leave into a lease that has to run out.
-            conn->command(eval(leave_script, {token, now_ms()}, send_whole),
+            conn->command(eval(leave_script, {token, now_ms()}),
                           [self = this->shared_from_this(), done = std::move(done)](error_code ec, detail::reply r) mutable {
                               self->halt();
                               if (!ec && r.type == detail::reply::kind::error)
@@ -365,12 +366,11 @@ private:
         // Runs script `which`: by SHA1 when this connection loaded it, else
         // whole. Its ARGV: the prefix, this gateway's name, then `rest`
         // (each script's list is in detail/scripts.hpp).
-        static constexpr bool send_whole = true;
-        std::vector<std::string> eval(script which, std::initializer_list<std::string> rest, bool whole = false) const
+        std::vector<std::string> eval(script which, std::initializer_list<std::string> rest) const
         {
             const std::string& sha = conn->script_sha(which);
             std::vector<std::string> args;
-            if (sha.empty() || whole)
+            if (sha.empty())
                 args = {"EVAL", lua[which], "0", opts.redis.prefix, opts.name};
             else
                 args = {"EVALSHA", sha, "0", opts.redis.prefix, opts.name};
