@@ -313,6 +313,8 @@ private:
                     return on_error_frame(f);
                 return finish(error::protocol_error);
             }
+            if (ph == phase::leaving && f.type == frame_type::welcome)
+                return; // leave() overtook the handshake; GOODBYE is on its way
             switch (f.type) {
             case frame_type::echo: {
                 std::uint32_t seq = 0;

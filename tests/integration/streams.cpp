@@ -138,6 +138,48 @@ TEST_CASE("in-memory stream: a server that goes quiet is lost", "[streams]")
     CHECK(p.beats_sent() >= 2u);
 }
 
+TEST_CASE("in-memory stream: leave() before WELCOME arrives still says goodbye and ends cleanly", "[streams]")
+{
+    // On a busy machine the server can mark a peer online, and the
+    // application call leave(), before the client has read WELCOME: the
+    // WELCOME that then arrives is not a protocol error, and GOODBYE must
+    // reach the server before the connection closes (a CI run saw such a
+    // leave reported as a disconnect).
+    net::io_context io;
+    auto ends = test_stream::make_pair(io.get_executor());  // (lambdas cannot capture bindings in C++17)
+    test_stream& server_end = ends.first;
+    test_stream& client_end = ends.second;
+    heartbeat::pulse<test_stream> p(std::move(client_end), client_options<test_stream>("early"));
+    std::optional<heartbeat::error_code> ended;
+    p.async_run([&](heartbeat::error_code ec) { ended = ec; });
+
+    heartbeat::wire::decoder dec;
+    std::vector<heartbeat::wire::frame_type> got;
+    std::array<std::uint8_t, 256> buf{};
+    std::function<void()> serve = [&] {
+        server_end.async_read_some(net::buffer(buf), [&](heartbeat::error_code ec, std::size_t n) {
+            if (ec)
+                return;
+            dec.feed(buf.data(), n, [&](const heartbeat::wire::frame_view& f) { got.push_back(f.type); });
+            if (!got.empty() && got.back() == heartbeat::wire::frame_type::goodbye)
+                return server_end.close(); // what a watcher does on GOODBYE
+            serve();
+        });
+    };
+    serve();
+    REQUIRE(run_until(io, [&] { return !got.empty(); }));
+    CHECK(got.front() == heartbeat::wire::frame_type::hello);
+
+    p.leave();
+    std::vector<std::uint8_t> welcome;
+    heartbeat::wire::append_welcome(welcome, {heartbeat::wire::protocol_version, 3, 20});
+    net::async_write(server_end, net::buffer(welcome), [](heartbeat::error_code, std::size_t) {});
+    REQUIRE(run_until(io, [&] { return ended.has_value(); }));
+    CHECK_FALSE(*ended);
+    REQUIRE(got.size() >= 2);
+    CHECK(got.back() == heartbeat::wire::frame_type::goodbye);
+}
+
 TEST_CASE("unix-domain sockets: the same session over local::stream_protocol", "[streams]")
 {
     using local = net::local::stream_protocol;
