@@ -139,7 +139,8 @@ public:
     }
 
     /// Leaves gracefully: sends GOODBYE, then closes; async_run completes
-    /// with success.
+    /// with success. Also during the handshake: a server that already
+    /// counted the peer online then reports it offline with reason `left`.
     void leave()
     {
         net::dispatch(state_->strand, [s = state_] { s->leave(); });
