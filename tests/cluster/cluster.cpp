@@ -228,6 +228,17 @@ public:
 
     void run(const char* command) { freeReplyObject(redisCommand(context_.get(), command)); }
 
+    void run(const std::vector<std::string>& args)
+    {
+        std::vector<const char*> argv;
+        std::vector<std::size_t> lengths;
+        for (const auto& a : args) {
+            argv.push_back(a.data());
+            lengths.push_back(a.size());
+        }
+        freeReplyObject(redisCommandArgv(context_.get(), static_cast<int>(args.size()), argv.data(), lengths.data()));
+    }
+
 private:
     std::unique_ptr<redisContext, decltype(&redisFree)> context_;
 };
@@ -476,10 +487,11 @@ TEST_CASE("a gateway whose queue overflowed while cut off resynchronises from it
     REQUIRE(obs.converges_to({{"keep", "G"}, {"lose", "G"}}));
     REQUIRE(eventually([&] { return g.stats().queued == 0 && g.stats().connected; }, settle));
     // Redis has run the first resync, but its reply may still be on the way
-    // through the forwarder; a cut before it arrives leaves the gateway
-    // unsure the resync ran, and its next one labels releases gateway_lost
-    // (an earlier incarnation's peers). Renewals go out behind it on the same
-    // connection: after three of them the reply is in.
+    // through the forwarder. A cut before it arrives leaves the gateway
+    // unsure the resync ran; should the lease also run out while cut off
+    // (a slow sanitizer run), its next resync could not tell its own peers
+    // from an earlier incarnation's and would say gateway_lost. Renewals go
+    // out behind it on the same connection: after three the reply is in.
     std::this_thread::sleep_for(3 * refresh);
 
     link.cut();
@@ -525,6 +537,50 @@ TEST_CASE("a gateway cut off for longer than its lease is reaped, then rejoins w
     // online, offline(gateway_lost), online again (events trail the state a little)
     CHECK(eventually([&] { return obs.log.about("p").size() == 3; }, settle));
     CHECK(obs.log.about("q").size() == 1);
+}
+
+TEST_CASE("a resync whose reply was lost: the next one releases the same incarnation's peers as resynced, "
+          "and a new incarnation releases them as gateway_lost",
+          "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    redis_admin admin(redis.port());
+    // The resync script as a gateway named G would send it. Each call below
+    // asks for gateway_lost, as a gateway does until it hears its first
+    // resync answered.
+    const auto resync = [&](const std::string& token, std::initializer_list<std::string> held) {
+        const auto now = std::to_string(hr::cluster_now().time_since_epoch().count());
+        std::vector<std::string> args{"EVAL",
+                                      std::string(hr::detail::scripts::prelude) + hr::detail::scripts::resync,
+                                      "0",
+                                      "heartbeat",
+                                      "G",
+                                      token,
+                                      "60000",
+                                      now,
+                                      "gateway_lost"};
+        for (const auto& id : held) {
+            args.push_back(id);
+            args.push_back(now);
+        }
+        admin.run(args);
+    };
+    resync("incarnation-1", {"kept", "dropped"});
+    REQUIRE(obs.converges_to({{"kept", "G"}, {"dropped", "G"}}));
+
+    resync("incarnation-1", {"kept"}); // the same incarnation, its first reply lost
+    const auto dropped = obs.log.wait(kind::offline, "dropped");
+    REQUIRE(dropped);
+    CHECK(dropped->reason == offline_reason::resynced);
+
+    resync("incarnation-2", {}); // a restart: the previous incarnation's peers
+    const auto kept = obs.log.wait(kind::offline, "kept");
+    REQUIRE(kept);
+    CHECK(kept->reason == offline_reason::gateway_lost);
+    CHECK(obs.snapshot().empty());
 }
 
 TEST_CASE("a gateway restarted under the same name releases what its previous incarnation held", "[cluster]")

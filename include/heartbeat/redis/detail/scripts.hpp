@@ -114,8 +114,13 @@ return {1, reaped}
 /// own view: peers it no longer holds are released with `reason`, the rest
 /// taken. ARGV: prefix, gateway, token, ttl_ms, now_ms, reason, then
 /// peer, since_ms pairs. Returns {released, taken}.
+///
+/// A lease that already carries this token means an earlier resync of the
+/// same incarnation ran, though the gateway never heard back (its first
+/// one asks for gateway_lost): what is released then is its own, resynced.
 inline constexpr const char* resync = R"lua(
 local gw, token, ttl, now, reason = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+if redis.call('GET', lease(gw)) == token then reason = 'resynced' end
 redis.call('SET', lease(gw), token, 'PX', ttl)
 redis.call('SADD', GATEWAYS, gw)
 local held = {}
