@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -91,6 +92,13 @@ public:
             if (e.peer == peer)
                 out.push_back(e);
         return out;
+    }
+
+    std::size_t count(kind k) const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return static_cast<std::size_t>(
+            std::count_if(events_.begin(), events_.end(), [&](const hr::cluster_event& e) { return e.type == k; }));
     }
 
     std::vector<hr::cluster_event> all() const
@@ -185,27 +193,35 @@ public:
         }
     }
 
-    /// An in-process gateway on this io thread.
-    hr::gateway& add_gateway(const std::string& name, unsigned short redis_port, std::size_t max_queued = 1000,
-                             bool cache_scripts = true)
+    /// An in-process gateway on this io thread; `tune` adjusts the test's
+    /// options before it starts.
+    hr::gateway& add_gateway(const std::string& name, unsigned short redis_port,
+                             const std::function<void(hr::gateway::options&)>& tune = {})
     {
         hr::gateway::options o;
         o.name = name;
-        o.cache_scripts = cache_scripts;
         o.redis.port = redis_port;
         o.redis.reconnect_min = 20ms;
         o.redis.reconnect_max = 100ms;
         o.redis.command_timeout = 1s;
         o.lease_ttl = lease;
         o.lease_refresh = refresh;
-        o.max_queued = max_queued;
+        o.max_queued = 1000;
+        if (tune)
+            tune(o);
         gateways_.push_back(std::make_unique<hr::gateway>(io_, o));
         gateways_.back()->start();
         return *gateways_.back();
     }
 
-    /// Destroys the in-process gateways without a leave, as a crash would.
+    /// Destroys in-process gateways without a leave, as a crash would: all
+    /// of them, or just `g`.
     void remove_gateways() { gateways_.clear(); }
+    void remove_gateway(const hr::gateway& g)
+    {
+        gateways_.erase(std::remove_if(gateways_.begin(), gateways_.end(), [&](const auto& p) { return p.get() == &g; }),
+                        gateways_.end());
+    }
 
     event_log log;
 
@@ -228,7 +244,9 @@ public:
 
     void run(const char* command) { freeReplyObject(redisCommand(context_.get(), command)); }
 
-    void run(const std::vector<std::string>& args)
+    /// Runs a command given word by word; an array reply's integers come
+    /// back (scripts answer with those), anything else as nothing.
+    std::vector<long long> run(const std::vector<std::string>& args)
     {
         std::vector<const char*> argv;
         std::vector<std::size_t> lengths;
@@ -236,10 +254,46 @@ public:
             argv.push_back(a.data());
             lengths.push_back(a.size());
         }
-        freeReplyObject(redisCommandArgv(context_.get(), static_cast<int>(args.size()), argv.data(), lengths.data()));
+        auto* r = static_cast<redisReply*>(
+            redisCommandArgv(context_.get(), static_cast<int>(args.size()), argv.data(), lengths.data()));
+        std::vector<long long> out;
+        if (r && r->type == REDIS_REPLY_ARRAY)
+            for (std::size_t i = 0; i < r->elements; ++i)
+                out.push_back(r->element[i]->integer);
+        freeReplyObject(r);
+        return out;
+    }
+
+    /// Gateway `gw`'s resync, as incarnation `token` sends it before its
+    /// first resync is answered (asking for gateway_lost), holding `held`.
+    std::vector<long long> resync(const std::string& gw, const std::string& token,
+                                  std::initializer_list<std::string> held)
+    {
+        const auto now = now_ms();
+        std::vector<std::string> rest{token, "60000", now, "gateway_lost"};
+        for (const auto& id : held) {
+            rest.push_back(id);
+            rest.push_back(now);
+        }
+        return run_script(hr::detail::scripts::resync, gw, rest);
+    }
+
+    /// Gateway `gw`'s renewal, reaping at most `batch` peers.
+    std::vector<long long> tick(const std::string& gw, const std::string& token, std::size_t batch)
+    {
+        return run_script(hr::detail::scripts::tick, gw, {token, "60000", now_ms(), std::to_string(batch)});
     }
 
 private:
+    std::vector<long long> run_script(const char* body, const std::string& gw, const std::vector<std::string>& rest)
+    {
+        std::vector<std::string> args{"EVAL", std::string(hr::detail::scripts::prelude) + body, "0", "heartbeat", gw};
+        args.insert(args.end(), rest.begin(), rest.end());
+        return run(args);
+    }
+
+    static std::string now_ms() { return std::to_string(hr::cluster_now().time_since_epoch().count()); }
+
     std::unique_ptr<redisContext, decltype(&redisFree)> context_;
 };
 
@@ -481,7 +535,7 @@ TEST_CASE("a gateway whose queue overflowed while cut off resynchronises from it
     redis_server redis;
     observer obs(redis.port());
     tcp_forwarder link(redis.port());
-    auto& g = obs.add_gateway("G", link.port(), 3);
+    auto& g = obs.add_gateway("G", link.port(), [](auto& o) { o.max_queued = 3; });
     g.peer_online("keep");
     g.peer_online("lose");
     REQUIRE(obs.converges_to({{"keep", "G"}, {"lose", "G"}}));
@@ -548,39 +602,84 @@ TEST_CASE("a resync whose reply was lost: the next one releases the same incarna
     redis_server redis;
     observer obs(redis.port());
     redis_admin admin(redis.port());
-    // The resync script as a gateway named G would send it. Each call below
-    // asks for gateway_lost, as a gateway does until it hears its first
-    // resync answered.
-    const auto resync = [&](const std::string& token, std::initializer_list<std::string> held) {
-        const auto now = std::to_string(hr::cluster_now().time_since_epoch().count());
-        std::vector<std::string> args{"EVAL",
-                                      std::string(hr::detail::scripts::prelude) + hr::detail::scripts::resync,
-                                      "0",
-                                      "heartbeat",
-                                      "G",
-                                      token,
-                                      "60000",
-                                      now,
-                                      "gateway_lost"};
-        for (const auto& id : held) {
-            args.push_back(id);
-            args.push_back(now);
-        }
-        admin.run(args);
-    };
-    resync("incarnation-1", {"kept", "dropped"});
+    // Each resync asks for gateway_lost, as a gateway's does until its
+    // first one is answered.
+    admin.resync("G", "incarnation-1", {"kept", "dropped"});
     REQUIRE(obs.converges_to({{"kept", "G"}, {"dropped", "G"}}));
 
-    resync("incarnation-1", {"kept"}); // the same incarnation, its first reply lost
+    admin.resync("G", "incarnation-1", {"kept"}); // the same incarnation, its first reply lost
     const auto dropped = obs.log.wait(kind::offline, "dropped");
     REQUIRE(dropped);
     CHECK(dropped->reason == offline_reason::resynced);
 
-    resync("incarnation-2", {}); // a restart: the previous incarnation's peers
+    admin.resync("G", "incarnation-2", {}); // a restart: the previous incarnation's peers
     const auto kept = obs.log.wait(kind::offline, "kept");
     REQUIRE(kept);
     CHECK(kept->reason == offline_reason::gateway_lost);
     CHECK(obs.snapshot().empty());
+}
+
+TEST_CASE("a dead gateway is reaped in batches: each renewal releases at most its batch, "
+          "every peer once, and the gateway leaves the set with its last peer",
+          "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    redis_admin admin(redis.port());
+    admin.resync("D", "dead", {"p1", "p2", "p3", "p4", "p5"});
+    admin.run({"DEL", "{heartbeat}:lease:D"}); // its lease ran out
+    admin.resync("S", "survivor", {});
+    REQUIRE(obs.converges_to({{"p1", "D"}, {"p2", "D"}, {"p3", "D"}, {"p4", "D"}, {"p5", "D"}}));
+
+    // {lease held, gateways reaped, more to reap}
+    CHECK(admin.tick("S", "survivor", 2) == std::vector<long long>{1, 0, 1});
+    CHECK(obs.snapshot().size() == 3);
+    CHECK(admin.tick("S", "survivor", 2) == std::vector<long long>{1, 0, 1});
+    CHECK(obs.snapshot().size() == 1);
+    CHECK(admin.tick("S", "survivor", 2) == std::vector<long long>{1, 1, 0});
+    CHECK(obs.snapshot().empty());
+    CHECK(admin.tick("S", "survivor", 2) == std::vector<long long>{1, 0, 0}); // nothing left
+    const std::vector<std::string> peers{"p1", "p2", "p3", "p4", "p5"};
+    REQUIRE(eventually([&] { return obs.log.count(kind::offline) == peers.size(); }, settle));
+    for (const auto& peer : peers) {
+        const auto events = obs.log.about(peer);
+        REQUIRE(events.size() == 2);
+        CHECK(events[1].reason == offline_reason::gateway_lost);
+    }
+}
+
+TEST_CASE("two survivors share the reaping of a large dead gateway in small batches, and no peer is released twice",
+          "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    auto& doomed = obs.add_gateway("D", redis.port());
+    std::map<std::string, std::string> all;
+    for (int i = 0; i < 300; ++i) {
+        doomed.peer_online("d" + std::to_string(i));
+        all["d" + std::to_string(i)] = "D";
+    }
+    REQUIRE(obs.converges_to(all));
+    const auto small_batches = [](hr::gateway::options& o) { o.reap_batch = 2; };
+    auto& s1 = obs.add_gateway("S1", redis.port(), small_batches);
+    auto& s2 = obs.add_gateway("S2", redis.port(), small_batches);
+    REQUIRE(eventually([&] { return s1.stats().connected && s2.stats().connected; }, settle));
+
+    obs.remove_gateway(doomed); // a crash: no leave
+    // One batch of 2 per renewal would take 150 renewals, about 19 s between
+    // two survivors: each sends its next batch as soon as one is answered.
+    REQUIRE(obs.converges_to({}, lease + refresh + settle));
+    CHECK(s1.stats().reaped + s2.stats().reaped == 1);
+    REQUIRE(eventually([&] { return obs.log.count(kind::offline) == all.size(); }, settle));
+    for (const auto& [peer, gw] : all) {
+        const auto events = obs.log.about(peer);
+        REQUIRE(events.size() == 2); // online, then one offline
+        CHECK(events[1].reason == offline_reason::gateway_lost);
+    }
 }
 
 TEST_CASE("a gateway restarted under the same name releases what its previous incarnation held", "[cluster]")
@@ -728,7 +827,7 @@ TEST_CASE("Redis forgetting the scripts (SCRIPT FLUSH): the gateway reconnects, 
     redis_server redis;
     observer obs(redis.port());
     auto& cached = obs.add_gateway("C", redis.port());
-    auto& whole = obs.add_gateway("W", redis.port(), 1000, false);
+    auto& whole = obs.add_gateway("W", redis.port(), [](auto& o) { o.cache_scripts = false; });
     cached.peer_online("c-before");
     whole.peer_online("w-before");
     REQUIRE(obs.converges_to({{"c-before", "C"}, {"w-before", "W"}}));

@@ -7,7 +7,7 @@
 // cluster-wide presence. It publishes its watcher's online/offline
 // transitions to Redis, holds a lease that says the gateway is alive, and
 // reaps gateways whose lease ran out: their peers go offline cluster-wide
-// with reason gateway_lost, published by exactly one survivor.
+// with reason gateway_lost, each published by exactly one survivor.
 //
 // While Redis is unreachable the watcher is not affected; transitions wait
 // in a bounded queue and are replayed in order on reconnection. If the
@@ -21,6 +21,7 @@
 #include <heartbeat/redis/detail/scripts.hpp>
 #include <heartbeat/redis/types.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <initializer_list>
@@ -54,6 +55,12 @@ public:
         /// script whole (EVAL, about 2.5 KB), for a Redis whose ACL denies
         /// SCRIPT. A refused SCRIPT LOAD falls back to EVAL by itself.
         bool cache_scripts = true;
+        /// Reaping a dead gateway releases at most this many of its peers
+        /// per script, the batches back to back: Redis serves other
+        /// clients between them instead of stalling (or answering BUSY)
+        /// for as long as one script over a huge gateway would take
+        /// (about 7 us a peer).
+        std::size_t reap_batch = 10'000;
     };
 
     /// Counters, readable from any thread.
@@ -63,7 +70,7 @@ public:
         std::uint64_t replayed;   ///< transitions sent again after a reconnection
         std::uint64_t overflowed; ///< transitions dropped from a full queue
         std::uint64_t resyncs;    ///< full rewrites of this gateway's share
-        std::uint64_t reaped;     ///< dead gateways this one reaped
+        std::uint64_t reaped;     ///< dead gateways this one finished reaping
         std::uint64_t lease_lost; ///< times the lease was found gone
         std::uint64_t errors;     ///< error replies from Redis (each schedules a resync)
         std::uint64_t script_reloads; ///< connections made again because Redis forgot the scripts
@@ -297,11 +304,12 @@ private:
 
         void send_tick()
         {
-            conn->command(eval(tick_script, {token, ttl_ms(), now_ms()}),
+            const auto batch = std::to_string(std::max<std::size_t>(1, opts.reap_batch));
+            conn->command(eval(tick_script, {token, ttl_ms(), now_ms(), batch}),
                           [self = this->shared_from_this()](error_code ec, detail::reply r) {
                               if (ec || self->scripts_forgotten(r))
                                   return; // the next connection renews first thing
-                              if (r.type != detail::reply::kind::array || r.elements.size() != 2) {
+                              if (r.type != detail::reply::kind::array || r.elements.size() != 3) {
                                   ++self->errors;
                                   return;
                               }
@@ -309,6 +317,9 @@ private:
                               if (r.elements[0].integer == 0 && !self->need_resync) {
                                   ++self->lease_lost;
                                   self->send_resync();
+                              }
+                              else if (r.elements[2].integer != 0 && !self->halted && self->conn->connected()) {
+                                  self->send_tick(); // the next batch of a dead gateway's peers
                               }
                           });
         }

@@ -7,8 +7,8 @@
 // Redis, which is what makes the guarantees of docs/CLUSTER.md hold:
 //  - a gateway only ever removes a record it owns (a peer that moved on
 //    stays online where it is);
-//  - a dead gateway is reaped by exactly one survivor (SREM on the gateway
-//    set returns 1 once);
+//  - each peer of a dead gateway is released by exactly one survivor (SPOP
+//    from the dead gateway's peer set hands it out once);
 //  - when the owner lets go of a peer that another live gateway still
 //    holds a session for, the record moves there instead of going offline.
 //
@@ -89,25 +89,38 @@ if not owned_by(id, gw) then return 0 end
 return release(id, gw, ARGV[4], ARGV[5])
 )lua";
 
-/// Renews the lease and reaps dead gateways. Returns {lease_held, reaped}.
-/// ARGV: prefix, gateway, token, ttl_ms, now_ms.
+/// Renews the lease and reaps dead gateways, at most `batch` peers per
+/// call: a dead gateway stays in the gateway set until its peer set is
+/// empty, and SPOP hands each of its peers to exactly one caller, so any
+/// number of survivors can share the work and no peer is released twice.
+/// One script over a whole large gateway would hold Redis for seconds
+/// (and past busy-reply-threshold every client gets BUSY).
+/// ARGV: prefix, gateway, token, ttl_ms, now_ms, batch.
+/// Returns {lease_held, gateways_reaped, more_to_reap}.
 inline constexpr const char* tick = R"lua(
-local gw, token, ttl, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local gw, token, ttl, now, budget = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 if redis.call('GET', lease(gw)) ~= token or redis.call('SISMEMBER', GATEWAYS, gw) == 0 then
-  return {0, 0}
+  return {0, 0, 0}
 end
 redis.call('PEXPIRE', lease(gw), ttl)
-local reaped = 0
+local reaped, more = 0, 0
 for _, g in ipairs(redis.call('SMEMBERS', GATEWAYS)) do
-  if g ~= gw and redis.call('EXISTS', lease(g)) == 0 and redis.call('SREM', GATEWAYS, g) == 1 then
-    for _, id in ipairs(redis.call('SMEMBERS', peers(g))) do
+  if g ~= gw and redis.call('EXISTS', lease(g)) == 0 then
+    if budget <= 0 then more = 1; break end
+    local ids = redis.call('SPOP', peers(g), budget)
+    budget = budget - #ids
+    for _, id in ipairs(ids) do
       if owned_by(id, g) then release(id, g, 'gateway_lost', now) end
     end
-    redis.call('DEL', peers(g))
-    reaped = reaped + 1
+    if redis.call('SCARD', peers(g)) == 0 then
+      redis.call('SREM', GATEWAYS, g)
+      reaped = reaped + 1
+    else
+      more = 1
+    end
   end
 end
-return {1, reaped}
+return {1, reaped, more}
 )lua";
 
 /// Takes (or retakes) the lease and makes Redis agree with the gateway's
