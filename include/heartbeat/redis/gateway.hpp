@@ -245,9 +245,15 @@ private:
             send_next();
         }
 
-        void send_next()
+        // Transitions in flight at most. Renewals share the connection, so
+        // one sent now waits behind no more than these: a burst of 100,000
+        // sent at once would hold it back past a short lease (about 1.2 s
+        // at 85,000 a second), and the gateway would be reaped alive.
+        static constexpr std::size_t max_in_flight = 1000;
+
+        void send_next(std::size_t window = max_in_flight)
         {
-            while (sent < queue.size()) {
+            while (sent < queue.size() && sent < window) {
                 const auto& t = queue[sent++];
                 const auto at = std::to_string(t.at_ms);
                 const auto args = t.online ? eval(online_script, {t.id, at})
@@ -262,6 +268,8 @@ private:
                         self->need_resync = true;
                     }
                     self->acknowledged(seq);
+                    if (!self->need_resync && !self->halted && self->conn->connected())
+                        self->send_next();
                 });
             }
         }
@@ -305,8 +313,10 @@ private:
         void send_tick()
         {
             const auto batch = std::to_string(std::max<std::size_t>(1, opts.reap_batch));
+            ++ticks_in_flight;
             conn->command(eval(tick_script, {token, ttl_ms(), now_ms(), batch}),
                           [self = this->shared_from_this()](error_code ec, detail::reply r) {
+                              --self->ticks_in_flight;
                               if (ec || self->scripts_forgotten(r))
                                   return; // the next connection renews first thing
                               if (r.type != detail::reply::kind::array || r.elements.size() != 3) {
@@ -318,8 +328,11 @@ private:
                                   ++self->lease_lost;
                                   self->send_resync();
                               }
-                              else if (r.elements[2].integer != 0 && !self->halted && self->conn->connected()) {
-                                  self->send_tick(); // the next batch of a dead gateway's peers
+                              else if (r.elements[2].integer != 0 && self->ticks_in_flight == 0 && !self->halted
+                                       && self->conn->connected()) {
+                                  // The next batch of a dead gateway's peers, one at a time:
+                                  // Redis runs a client's pipelined commands back to back.
+                                  self->send_tick();
                               }
                           });
         }
@@ -333,7 +346,7 @@ private:
                 if (self->conn->connected()) {
                     if (self->need_resync)
                         self->send_resync();
-                    else
+                    else if (self->ticks_in_flight == 0) // one in flight renews as well
                         self->send_tick();
                 }
                 self->arm_tick();
@@ -352,7 +365,7 @@ private:
             if (need_resync)
                 send_resync();
             else
-                send_next();
+                send_next(queue.size()); // every real reason ahead of the leave's "shutdown"
             conn->command(eval(leave_script, {token, now_ms()}),
                           [self = this->shared_from_this(), done = std::move(done)](error_code ec, detail::reply r) mutable {
                               self->halt();
@@ -422,6 +435,7 @@ private:
         std::uint64_t last_seq = 0;
         bool started = false;
         bool halted = false;
+        std::size_t ticks_in_flight = 0;
         bool need_resync = true; // the first connection writes the view out
         bool first_sync = true;
 
