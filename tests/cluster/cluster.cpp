@@ -682,6 +682,28 @@ TEST_CASE("two survivors share the reaping of a large dead gateway in small batc
     }
 }
 
+TEST_CASE("a burst does not delay the lease renewal: a gateway sending two hundred thousand transitions at once "
+          "is not reaped alive",
+          "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    auto& busy = obs.add_gateway("B", redis.port(), [](hr::gateway::options& o) { o.max_queued = 300'000; });
+    auto& other = obs.add_gateway("O", redis.port()); // would reap B if its lease ran out
+    REQUIRE(eventually([&] { return busy.stats().connected && other.stats().connected; }, settle));
+    // About 2 s of Redis's time at once, twice the 1 s lease.
+    const int peers = 200'000;
+    for (int i = 0; i < peers; ++i)
+        busy.peer_online("b" + std::to_string(i));
+    REQUIRE(eventually([&] { return busy.stats().queued == 0; }, 60s));
+    CHECK(busy.stats().lease_lost == 0);
+    CHECK(other.stats().reaped == 0);
+    CHECK(obs.online_count() == static_cast<std::size_t>(peers));
+    CHECK(obs.log.count(kind::offline) == 0);
+}
+
 TEST_CASE("a gateway restarted under the same name releases what its previous incarnation held", "[cluster]")
 {
     if (!have_redis())
