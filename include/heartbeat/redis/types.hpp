@@ -43,7 +43,9 @@ struct redis_options {
     /// A reply (or a connect) slower than this drops the connection, which
     /// is then made again: a hung Redis is treated like a dead one.
     std::chrono::milliseconds command_timeout{2000};
-    /// Reconnection back-off: doubles from min to max, with jitter.
+    /// Reconnection pacing (full jitter): the n-th consecutive attempt
+    /// waits a uniformly random time in [0, min(reconnect_max,
+    /// reconnect_min * 2^(n-1))]; a connection Redis answers resets n.
     std::chrono::milliseconds reconnect_min{100};
     std::chrono::milliseconds reconnect_max{2000};
 };

@@ -5,19 +5,20 @@
 
 // One Redis connection that keeps itself up: connects, authenticates,
 // (re)subscribes, drops itself when a reply is later than command_timeout,
-// and reconnects with jittered back-off until stopped. Commands issued while
-// it is down fail at once with not_connected: queueing is the caller's
-// business, because only the caller knows what is worth replaying.
+// and reconnects until stopped, paced by detail::backoff (full jitter).
+// Commands issued while it is down fail at once with not_connected:
+// queueing is the caller's business, because only the caller knows what is
+// worth replaying.
 //
 // Not thread-safe: everything, callbacks included, runs on the strand given.
 
+#include <heartbeat/detail/backoff.hpp>
 #include <heartbeat/redis/detail/hiredis_asio.hpp>
 #include <heartbeat/redis/types.hpp>
 
 #include <algorithm>
 #include <functional>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,8 @@ public:
     using command_handler = std::function<void(error_code, reply)>;
 
     connection(const executor_type& ex, redis_options opts)
-        : ex_(ex), opts_(std::move(opts)), retry_(ex), watchdog_(ex), rng_(std::random_device{}())
+        : ex_(ex), opts_(std::move(opts)), retry_(ex), watchdog_(ex),
+          pacing_({opts_.reconnect_min, opts_.reconnect_max, 2.0}, 0)
     {
     }
 
@@ -220,7 +222,7 @@ private:
                 drop(net::error::connection_refused);
                 return;
             }
-            backoff_ = opts_.reconnect_min;
+            pacing_.reset();
             // With subscriptions, up means subscribed: each confirmation
             // counts down (on_message), the last one brings it up.
             unconfirmed_ = subs_.size();
@@ -336,12 +338,7 @@ private:
     {
         if (stopped_)
             return;
-        const auto cap = std::min(backoff_ * 2, opts_.reconnect_max);
-        const long long base = std::max<long long>(backoff_.count(), 1);
-        std::uniform_int_distribution<long long> jitter(base / 2, base);
-        const auto wait = std::chrono::milliseconds(jitter(rng_));
-        backoff_ = cap;
-        retry_.expires_after(wait);
+        retry_.expires_after(pacing_.next());
         retry_.async_wait([self = this->shared_from_this()](const error_code& ec) {
             if (!ec)
                 self->connect();
@@ -374,14 +371,13 @@ private:
     net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Executor> retry_;
     net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Executor>
         watchdog_;
-    std::mt19937 rng_;
+    heartbeat::detail::backoff<std::chrono::milliseconds> pacing_;
     redisAsyncContext* ac_ = nullptr;
     bool up_ = false;
     bool stopped_ = true;
     std::size_t outstanding_ = 0;
     std::chrono::steady_clock::time_point last_progress_{};
     std::chrono::steady_clock::time_point connecting_since_{};
-    std::chrono::milliseconds backoff_ = opts_.reconnect_min;
     error_code drop_reason_;
     std::vector<std::unique_ptr<subscription>> subs_;
     std::size_t unconfirmed_ = 0; // subscriptions of this connection not yet confirmed
