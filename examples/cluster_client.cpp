@@ -2,7 +2,7 @@
 // when the gateway goes away, and says GOODBYE on SIGINT/SIGTERM.
 //
 //   cluster_client --port P --id ID [--interval-ms 500]
-#include <heartbeat/heartbeat.hpp>
+#include <heartbeat/reconnecting_client.hpp>
 
 #include <chrono>
 #include <cstdio>

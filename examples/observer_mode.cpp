@@ -11,7 +11,8 @@
 // Script (about 3 s): three clients connect; "hung" stops sending after 1 s
 // (its socket stays open): the server reports it offline. The server stops
 // answering "deaf" after 1.5 s: that client reports the server lost.
-#include <heartbeat/heartbeat.hpp>
+#include <heartbeat/monitor.hpp>
+#include <heartbeat/observer_pulse.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -5,12 +5,13 @@
 
 // The whole library: the I/O-free core, the wire protocol and the Asio
 // components.
-#include <heartbeat/client.hpp>
 #include <heartbeat/core.hpp>
 #include <heartbeat/error.hpp>
 #include <heartbeat/keepalive.hpp>
-#include <heartbeat/observer.hpp>
+#include <heartbeat/monitor.hpp>
+#include <heartbeat/observer_pulse.hpp>
 #include <heartbeat/pulse.hpp>
+#include <heartbeat/reconnecting_client.hpp>
 #include <heartbeat/sweeper.hpp>
 #include <heartbeat/watcher.hpp>
 #include <heartbeat/wire/decoder.hpp>

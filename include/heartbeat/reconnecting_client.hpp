@@ -1,0 +1,277 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_RECONNECTING_CLIENT_HPP
+#define HEARTBEAT_RECONNECTING_CLIENT_HPP
+
+#include <heartbeat/detail/backoff.hpp>
+#include <heartbeat/detail/config.hpp>
+#include <heartbeat/pulse.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace heartbeat {
+
+/// A TCP client that stays connected: resolve, connect, HELLO, pulse; when
+/// the session ends for any reason but stop(), it reconnects after an
+/// exponential backoff with full jitter, and says HELLO again.
+///
+/// The n-th consecutive retry waits a uniformly random time in
+/// [0, min(backoff_max, backoff_initial * backoff_multiplier^(n-1))]
+/// ("full jitter"), so a server restart is not met by every client at the
+/// same instant. A WELCOME resets the count.
+///
+/// @par Thread safety
+/// Every public function may be called from any thread. Callbacks run on
+/// the client's strand, one at a time.
+template <class Clock = std::chrono::steady_clock>
+class reconnecting_client {
+public:
+    using socket_type = net::ip::tcp::socket;
+    using pulse_type = pulse<socket_type, Clock>;
+    using duration = typename Clock::duration;
+    using executor_type = net::strand<net::any_io_executor>;
+
+    struct options {
+        std::string host = "127.0.0.1";
+        std::string port;
+        /// Id, credential, interval and the other session settings.
+        typename pulse_type::options session;
+        /// Resolve plus connect must finish within this time.
+        duration connect_timeout = std::chrono::seconds(5);
+        /// Retry pacing: the n-th consecutive retry waits a uniformly
+        /// random time in [0, min(backoff_max, backoff_initial *
+        /// backoff_multiplier^(n-1))]. A WELCOME resets n.
+        duration backoff_initial = std::chrono::milliseconds(100);
+        duration backoff_max = std::chrono::seconds(10);
+        /// At least 1 (the constructor throws std::invalid_argument
+        /// otherwise, as for a negative backoff_initial or backoff_max).
+        double backoff_multiplier = 2.0;
+        /// Seed for the jitter; zero draws one from std::random_device.
+        std::uint64_t seed = 0;
+    };
+
+    reconnecting_client(const net::any_io_executor& ex, options opts)
+        : s_(std::make_shared<state>(ex, std::move(opts)))
+    {
+    }
+
+    template <class ExecutionContext,
+              class = std::enable_if_t<std::is_convertible_v<ExecutionContext&, net::execution_context&>>>
+    reconnecting_client(ExecutionContext& ctx, options opts)
+        : reconnecting_client(net::any_io_executor(ctx.get_executor()), std::move(opts))
+    {
+    }
+
+    reconnecting_client(const reconnecting_client&) = delete;
+    reconnecting_client& operator=(const reconnecting_client&) = delete;
+    ~reconnecting_client() { stop(); }
+
+    executor_type get_executor() const noexcept { return s_->strand; }
+
+    /// A session was welcomed by the server.
+    void on_connected(std::function<void()> f) { s_->cb_connected = std::move(f); }
+    /// A welcomed session ended (error says why); a reconnect follows.
+    void on_lost(std::function<void(error_code)> f) { s_->cb_lost = std::move(f); }
+    /// About to wait `delay` before attempt number `attempt` (1-based).
+    void on_reconnecting(std::function<void(unsigned attempt, duration delay)> f)
+    {
+        s_->cb_reconnecting = std::move(f);
+    }
+    /// DATA frames from the server.
+    void on_message(std::function<void(std::string_view)> f) { s_->cb_message = std::move(f); }
+
+    void start()
+    {
+        net::dispatch(s_->strand, [s = s_] { s->connect(); });
+    }
+
+    /// Ends the session (GOODBYE if welcomed) and stops reconnecting. No
+    /// callback runs after the stop has been carried out on the strand.
+    void stop()
+    {
+        net::dispatch(s_->strand, [s = s_] { s->shutdown(); });
+    }
+
+    /// Queues a DATA frame if a session is established.
+    /// @returns false if not connected at the time of the call.
+    bool send(std::string_view bytes)
+    {
+        if (!s_->established.load())
+            return false;
+        net::dispatch(s_->strand, [s = s_, data = std::string(bytes)] {
+            if (s->session && s->established)
+                s->session->async_send(data, [](error_code) {});
+        });
+        return true;
+    }
+
+    bool is_connected() const noexcept { return s_->established.load(); }
+
+    /// Sessions welcomed so far.
+    std::uint64_t sessions() const noexcept { return s_->welcomed.load(); }
+
+    /// The smoothed RTT of the current session, if any.
+    std::optional<duration> smoothed_rtt() const
+    {
+        std::lock_guard<std::mutex> lock(s_->current_mu);
+        return s_->current ? s_->current->smoothed_rtt() : std::nullopt;
+    }
+
+private:
+    struct state : std::enable_shared_from_this<state> {
+        state(const net::any_io_executor& ex, options o)
+            : strand(net::make_strand(ex)), opts(std::move(o)), resolver(strand), timer(strand),
+              pacing({opts.backoff_initial, opts.backoff_max, opts.backoff_multiplier}, opts.seed)
+        {
+        }
+
+        executor_type strand;
+        options opts;
+        net::ip::tcp::resolver resolver;
+        net::basic_waitable_timer<Clock, net::wait_traits<Clock>, executor_type> timer;
+        std::unique_ptr<socket_type> connecting;
+        std::shared_ptr<pulse_type> session; // shared: queries read it from other threads
+        std::mutex current_mu; // guards `current`, read by queries
+        std::shared_ptr<pulse_type> current;
+
+        void publish(std::shared_ptr<pulse_type> p)
+        {
+            std::lock_guard<std::mutex> lock(current_mu);
+            current = std::move(p);
+        }
+        detail::backoff<duration> pacing;
+        bool stopped = false;
+        std::atomic<bool> established{false};
+        std::atomic<std::uint64_t> welcomed{0};
+        std::function<void()> cb_connected;
+        std::function<void(error_code)> cb_lost;
+        std::function<void(unsigned, duration)> cb_reconnecting;
+        std::function<void(std::string_view)> cb_message;
+
+        void connect()
+        {
+            if (stopped || session || connecting)
+                return;
+            timer.expires_after(opts.connect_timeout);
+            timer.async_wait([self = this->shared_from_this()](const error_code& ec) {
+                if (ec || self->stopped)
+                    return;
+                // Too slow: abandon this attempt; its handlers then fail.
+                self->resolver.cancel();
+                if (self->connecting) {
+                    error_code ignored;
+                    self->connecting->close(ignored);
+                }
+            });
+            resolver.async_resolve(
+                opts.host, opts.port,
+                [self = this->shared_from_this()](const error_code& ec, net::ip::tcp::resolver::results_type r) {
+                    if (self->stopped)
+                        return;
+                    if (ec)
+                        return self->retry();
+                    self->connecting = std::make_unique<socket_type>(self->strand);
+                    net::async_connect(*self->connecting, r,
+                                       [self](const error_code& cec, const net::ip::tcp::endpoint&) {
+                                           self->on_connect(cec);
+                                       });
+                });
+        }
+
+        void on_connect(const error_code& ec)
+        {
+            timer.cancel();
+            auto sock = std::move(connecting);
+            if (stopped)
+                return;
+            if (ec)
+                return retry();
+            error_code ignored;
+            sock->set_option(net::ip::tcp::no_delay(true), ignored);
+            session = std::make_shared<pulse_type>(std::move(*sock), opts.session);
+            publish(session);
+            std::weak_ptr<state> weak = this->shared_from_this();
+            session->on_message([weak](std::string_view m) {
+                auto self = weak.lock();
+                if (self && !self->stopped && self->cb_message)
+                    self->cb_message(m);
+            });
+            session->on_welcome([weak](duration, unsigned) {
+                auto self = weak.lock();
+                if (!self || self->stopped)
+                    return;
+                self->pacing.reset();
+                self->established = true;
+                ++self->welcomed;
+                if (self->cb_connected)
+                    self->cb_connected();
+            });
+            session->async_run([weak, p = session](const error_code& rec) {
+                if (auto self = weak.lock())
+                    self->on_session_end(p, rec);
+            });
+        }
+
+        void on_session_end(const std::shared_ptr<pulse_type>& p, const error_code& ec)
+        {
+            if (p != session)
+                return;
+            const bool was_established = established.exchange(false);
+            session.reset();
+            publish(nullptr);
+            if (stopped)
+                return;
+            if (was_established && cb_lost)
+                cb_lost(ec);
+            retry();
+        }
+
+        void retry()
+        {
+            if (stopped)
+                return;
+            const duration delay = pacing.next();
+            if (cb_reconnecting)
+                cb_reconnecting(pacing.attempt(), delay);
+            if (stopped)
+                return;
+            timer.expires_after(delay);
+            timer.async_wait([self = this->shared_from_this()](const error_code& ec) {
+                if (!ec && !self->stopped)
+                    self->connect();
+            });
+        }
+
+        void shutdown()
+        {
+            if (stopped)
+                return;
+            stopped = true;
+            established = false;
+            timer.cancel();
+            resolver.cancel();
+            if (connecting) {
+                error_code ignored;
+                connecting->close(ignored);
+            }
+            if (session)
+                session->leave();
+            cb_connected = nullptr;
+            cb_lost = nullptr;
+            cb_reconnecting = nullptr;
+            cb_message = nullptr;
+        }
+    };
+
+    std::shared_ptr<state> s_;
+};
+
+} // namespace heartbeat
+
+#endif
