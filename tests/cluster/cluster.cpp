@@ -365,12 +365,12 @@ TEST_CASE("gateways publish presence, and a directory answers queries and hears 
     on_b->signal(SIGTERM); // the clients say GOODBYE
     const auto left = obs.log.wait(kind::offline, "b0");
     REQUIRE(left);
-    CHECK(left->reason == offline_reason::left);
+    CHECK(left->reason == hr::cluster_reason::left);
     CHECK(left->gateway == "B");
     a.process.signal(SIGTERM);
     const auto shut = obs.log.wait(kind::offline, "a0");
     REQUIRE(shut);
-    CHECK(shut->reason == offline_reason::shutdown);
+    CHECK(shut->reason == hr::cluster_reason::shutdown);
     REQUIRE(obs.converges_to({}));
 }
 
@@ -396,7 +396,7 @@ TEST_CASE("a gateway killed with SIGKILL: exactly one survivor takes its peers o
     for (const char* peer : {"a0", "a1", "a2", "a3"}) {
         const auto off = obs.log.wait(kind::offline, peer, 10s);
         REQUIRE(off);
-        CHECK(off->reason == offline_reason::gateway_lost);
+        CHECK(off->reason == hr::cluster_reason::gateway_lost);
         CHECK(off->gateway == "A");
     }
     const auto took = steady::now() - killed_at;
@@ -561,7 +561,7 @@ TEST_CASE("a gateway whose queue overflowed while cut off resynchronises from it
     CHECK(g.stats().resyncs == 2);
     const auto lost = obs.log.wait(kind::offline, "lose");
     REQUIRE(lost);
-    CHECK(lost->reason == offline_reason::resynced); // its real reason did not fit the queue
+    CHECK(lost->reason == hr::cluster_reason::resynced); // its real reason did not fit the queue
     CHECK(obs.log.about("new0").empty());             // came and went unseen: nothing to tell
     CHECK(obs.log.about("keep").size() == 1);         // online once, never disturbed
 }
@@ -582,7 +582,7 @@ TEST_CASE("a gateway cut off for longer than its lease is reaped, then rejoins w
     link.cut();
     const auto off = obs.log.wait(kind::offline, "p", lease + refresh + 5s);
     REQUIRE(off);
-    CHECK(off->reason == offline_reason::gateway_lost);
+    CHECK(off->reason == hr::cluster_reason::gateway_lost);
     CHECK(eventually([&] { return survivor.stats().reaped == 1; }, settle));
 
     link.restore();
@@ -610,12 +610,12 @@ TEST_CASE("a resync whose reply was lost: the next one releases the same incarna
     admin.resync("G", "incarnation-1", {"kept"}); // the same incarnation, its first reply lost
     const auto dropped = obs.log.wait(kind::offline, "dropped");
     REQUIRE(dropped);
-    CHECK(dropped->reason == offline_reason::resynced);
+    CHECK(dropped->reason == hr::cluster_reason::resynced);
 
     admin.resync("G", "incarnation-2", {}); // a restart: the previous incarnation's peers
     const auto kept = obs.log.wait(kind::offline, "kept");
     REQUIRE(kept);
-    CHECK(kept->reason == offline_reason::gateway_lost);
+    CHECK(kept->reason == hr::cluster_reason::gateway_lost);
     CHECK(obs.snapshot().empty());
 }
 
@@ -646,7 +646,7 @@ TEST_CASE("a dead gateway is reaped in batches: each renewal releases at most it
     for (const auto& peer : peers) {
         const auto events = obs.log.about(peer);
         REQUIRE(events.size() == 2);
-        CHECK(events[1].reason == offline_reason::gateway_lost);
+        CHECK(events[1].reason == hr::cluster_reason::gateway_lost);
     }
 }
 
@@ -678,7 +678,7 @@ TEST_CASE("two survivors share the reaping of a large dead gateway in small batc
     for (const auto& [peer, gw] : all) {
         const auto events = obs.log.about(peer);
         REQUIRE(events.size() == 2); // online, then one offline
-        CHECK(events[1].reason == offline_reason::gateway_lost);
+        CHECK(events[1].reason == hr::cluster_reason::gateway_lost);
     }
 }
 
@@ -721,7 +721,7 @@ TEST_CASE("a gateway restarted under the same name releases what its previous in
     auto& after = obs.add_gateway("G", redis.port());
     const auto off = obs.log.wait(kind::offline, "old");
     REQUIRE(off);
-    CHECK(off->reason == offline_reason::gateway_lost);
+    CHECK(off->reason == hr::cluster_reason::gateway_lost);
     after.peer_online("new");
     REQUIRE(obs.converges_to({{"new", "G"}}));
 }
@@ -837,7 +837,7 @@ TEST_CASE("Redis refusing writes (a read-only replica for a while): the gateway 
     REQUIRE(obs.converges_to({{"during", "G"}}));
     const auto off = obs.log.wait(kind::offline, "before");
     REQUIRE(off);
-    CHECK(off->reason == offline_reason::resynced);
+    CHECK(off->reason == hr::cluster_reason::resynced);
 }
 
 TEST_CASE("Redis forgetting the scripts (SCRIPT FLUSH): the gateway reconnects, loads them again and "
@@ -867,7 +867,7 @@ TEST_CASE("Redis forgetting the scripts (SCRIPT FLUSH): the gateway reconnects, 
     for (const char* peer : {"c-before", "w-before"}) {
         const auto off = obs.log.wait(kind::offline, peer);
         REQUIRE(off);
-        CHECK(off->reason == offline_reason::left);
+        CHECK(off->reason == hr::cluster_reason::left);
     }
     CHECK(whole.stats().script_reloads == 0);
     CHECK(cached.stats().errors == 0);

@@ -23,11 +23,11 @@ enum class offline_reason : std::uint8_t {
     left,           ///< the peer said goodbye
     replaced,       ///< a newer session claimed the same id
     protocol_error, ///< the peer sent something the protocol forbids
-    shutdown,       ///< the local side is stopping
-    gateway_lost,   ///< cluster presence: the gateway holding the peer stopped renewing its lease
-    resynced        ///< cluster presence: went offline while its gateway could not reach Redis, and
-                    ///< the transition (with its reason) did not fit the bounded queue
+    shutdown        ///< the local side is stopping
 };
+// Components above the core that have reasons of their own keep them in
+// their own enum (cluster presence: redis::cluster_reason, which mirrors
+// these values and adds gateway_lost and resynced).
 
 /// The kind of a registry event.
 enum class transition : std::uint8_t { online, offline };
@@ -43,8 +43,6 @@ constexpr std::string_view to_string(offline_reason r) noexcept
     case offline_reason::replaced: return "replaced";
     case offline_reason::protocol_error: return "protocol_error";
     case offline_reason::shutdown: return "shutdown";
-    case offline_reason::gateway_lost: return "gateway_lost";
-    case offline_reason::resynced: return "resynced";
     }
     return "unknown";
 }

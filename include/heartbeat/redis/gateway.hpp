@@ -292,8 +292,8 @@ private:
             queued = 0;
             ++resyncs;
             auto args = eval(resync_script, {token, ttl_ms(), now_ms(),
-                                          std::string(to_string(first_sync ? offline_reason::gateway_lost
-                                                                           : offline_reason::resynced))});
+                                          std::string(to_string(first_sync ? cluster_reason::gateway_lost
+                                                                           : cluster_reason::resynced))});
             args.reserve(args.size() + 2 * online.size());
             for (const auto& [id, since] : online) {
                 args.push_back(id);

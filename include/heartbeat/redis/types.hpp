@@ -50,6 +50,63 @@ struct redis_options {
     std::chrono::milliseconds reconnect_max{2000};
 };
 
+/// Why a peer went offline cluster-wide: every local reason a gateway's
+/// watcher reports (heartbeat::offline_reason, same names and values),
+/// plus the cluster's own.
+enum class cluster_reason : std::uint8_t {
+    none = 0,       ///< not an offline event
+    timeout,        ///< as offline_reason::timeout, on the gateway that held the peer
+    disconnected,   ///< as offline_reason::disconnected
+    left,           ///< as offline_reason::left
+    replaced,       ///< as offline_reason::replaced
+    protocol_error, ///< as offline_reason::protocol_error
+    shutdown,       ///< as offline_reason::shutdown (also: the gateway left the cluster)
+    // The cluster's own, clear of any local reason the core may add.
+    gateway_lost = 64, ///< the gateway holding the peer stopped renewing its lease
+    resynced           ///< went offline while its gateway could not reach Redis, and the
+                       ///< transition (with its reason) did not fit the bounded queue
+};
+
+constexpr std::string_view to_string(cluster_reason r) noexcept
+{
+    switch (r) {
+    case cluster_reason::none: return "none";
+    case cluster_reason::timeout: return "timeout";
+    case cluster_reason::disconnected: return "disconnected";
+    case cluster_reason::left: return "left";
+    case cluster_reason::replaced: return "replaced";
+    case cluster_reason::protocol_error: return "protocol_error";
+    case cluster_reason::shutdown: return "shutdown";
+    case cluster_reason::gateway_lost: return "gateway_lost";
+    case cluster_reason::resynced: return "resynced";
+    }
+    return "unknown";
+}
+
+namespace detail {
+// Every local reason has its namesake here, at the same value: a reason
+// added to the core without one fails to compile here rather than
+// vanishing from the cluster's events.
+constexpr bool mirrors_local_reasons() noexcept
+{
+    for (int i = 0; i < 64; ++i) {
+        const auto local = heartbeat::to_string(static_cast<offline_reason>(i));
+        if (local != to_string(static_cast<cluster_reason>(i)))
+            return false;
+        if (local == "unknown")
+            return true;
+    }
+    return false;
+}
+static_assert(mirrors_local_reasons(), "redis::cluster_reason must mirror every heartbeat::offline_reason");
+} // namespace detail
+
+/// The cluster reason for a local one.
+constexpr cluster_reason to_cluster_reason(offline_reason r) noexcept
+{
+    return static_cast<cluster_reason>(r);
+}
+
 /// Where a peer is online.
 struct location {
     std::string gateway;
@@ -67,7 +124,7 @@ struct cluster_event {
     std::string peer;
     std::string gateway;
     std::string from;                              ///< moved: the previous gateway
-    offline_reason reason = offline_reason::none; ///< offline: why
+    cluster_reason reason = cluster_reason::none; ///< offline: why
     cluster_time at{};
 };
 
@@ -92,12 +149,14 @@ inline std::optional<std::int64_t> parse_int(std::string_view s)
     return v;
 }
 
-inline std::optional<offline_reason> parse_reason(std::string_view s)
+inline std::optional<cluster_reason> parse_reason(std::string_view s)
 {
-    // Every reason has a name; to_string says "unknown" past the last one.
-    for (int i = 0; to_string(static_cast<offline_reason>(i)) != "unknown"; ++i)
-        if (to_string(static_cast<offline_reason>(i)) == s)
-            return static_cast<offline_reason>(i);
+    // Every reason has a name; to_string says "unknown" for other values.
+    for (int i = 0; i <= 0xFF; ++i) {
+        const auto r = static_cast<cluster_reason>(i);
+        if (to_string(r) == s && s != "unknown")
+            return r;
+    }
     return std::nullopt;
 }
 
