@@ -8,6 +8,7 @@
 #include <heartbeat/core/events.hpp>
 #include <heartbeat/core/fixed_misses.hpp>
 #include <heartbeat/core/phi_accrual.hpp>
+#include <heartbeat/core/policy_traits.hpp>
 #include <heartbeat/core/registry.hpp>
 #include <heartbeat/version.hpp>
 

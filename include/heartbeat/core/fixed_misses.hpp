@@ -33,6 +33,10 @@ public:
     using duration = typename Clock::duration;
     using time_point = typename Clock::time_point;
 
+    /// This policy is "N missed beats" (see counts_echoes_v in
+    /// core/policy_traits.hpp).
+    static constexpr bool counts_misses = true;
+
     struct options {
         /// The interval assumed for a peer that announces none.
         duration interval = std::chrono::seconds(1);

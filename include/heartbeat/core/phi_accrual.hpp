@@ -43,6 +43,10 @@ public:
     using duration = typename Clock::duration;
     using time_point = typename Clock::time_point;
 
+    /// Adaptive, not "N missed beats" (see counts_echoes_v in
+    /// core/policy_traits.hpp).
+    static constexpr bool counts_misses = false;
+
     struct options {
         /// phi at which a peer is declared offline.
         double threshold = 8.0;
