@@ -409,3 +409,52 @@ TEST_CASE("registry: steady_clock is the default and touch(key) reads it", "[reg
     CHECK(*reg.last_seen(1) >= before);
     CHECK(reg.touch(reg.find(1)));
 }
+
+TEST_CASE("registry: the deadline heap is rebuilt once dead entries reach the online peers plus compaction_slack",
+          "[registry]")
+{
+    auto fill = [](registry& reg) {
+        for (int k = 0; k < 100; ++k)
+            reg.touch(k, at(0ms));
+        REQUIRE(reg.deadline_entries() == 100);
+    };
+    SECTION("slack 10: the 55th removal leaves 45 dead against 45 online + 10, and rebuilds")
+    {
+        auto o = opts();
+        o.compaction_slack = 10;
+        registry reg(o);
+        fill(reg);
+        for (int k = 0; k < 54; ++k)
+            reg.remove(k, offline_reason::left, at(1ms));
+        CHECK(reg.deadline_entries() == 100); // 54 dead < 46 online + 10
+        reg.remove(54, offline_reason::left, at(1ms));
+        CHECK(reg.deadline_entries() == 45);  // only the live ones
+        CHECK(reg.online_count() == 45);
+        // The rebuilt heap still expires everyone, in order.
+        CHECK(reg.expire(at(1s)) == std::nullopt);
+        CHECK(reg.online_count() == 0);
+    }
+    SECTION("slack 0: rebuilt as soon as the dead equal the live")
+    {
+        auto o = opts();
+        o.compaction_slack = 0;
+        registry reg(o);
+        fill(reg);
+        for (int k = 0; k < 49; ++k)
+            reg.remove(k, offline_reason::left, at(1ms));
+        CHECK(reg.deadline_entries() == 100);
+        reg.remove(49, offline_reason::left, at(1ms));
+        CHECK(reg.deadline_entries() == 50);
+    }
+    SECTION("the default slack (1024) leaves a small heap alone; expiry drops the dead")
+    {
+        registry reg(opts());
+        CHECK(reg.get_options().compaction_slack == 1024);
+        fill(reg);
+        for (int k = 0; k < 100; ++k)
+            reg.remove(k, offline_reason::left, at(1ms));
+        CHECK(reg.deadline_entries() == 100);
+        CHECK(reg.expire(at(1s)) == std::nullopt);
+        CHECK(reg.deadline_entries() == 0);
+    }
+}

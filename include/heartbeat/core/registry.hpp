@@ -8,6 +8,7 @@
 #include <heartbeat/core/events.hpp>
 #include <heartbeat/core/fixed_misses.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -112,6 +113,14 @@ public:
         /// The most peers tracked at once; zero means no limit. A touch of
         /// a new key beyond it is refused (an invalid handle is returned).
         std::size_t max_peers = 0;
+        /// Removals (and deadlines an adaptive policy moved earlier) leave
+        /// dead entries in the deadline heap, dropped when they surface. The
+        /// heap is rebuilt without them, in one O(n) pass, once the dead
+        /// entries number at least the online peers plus this slack; so
+        /// its memory stays within about twice the online peers plus the
+        /// slack. Larger: fewer rebuilds under churn; zero: rebuild as soon
+        /// as the dead outnumber the live.
+        std::size_t compaction_slack = 1024;
     };
 
     /// One peer's record, as queries report it.
@@ -395,6 +404,10 @@ public:
     /// How often the local-pause guard deferred a deadline.
     std::uint64_t pause_deferrals() const noexcept { return pause_deferrals_; }
 
+    /// Entries in the deadline heap, live (one per online peer) and dead
+    /// (see options::compaction_slack): for memory accounting.
+    std::size_t deadline_entries() const noexcept { return queue_.size(); }
+
     /// Calls `f(const peer_info&)` for every tracked peer, in no particular
     /// order. `f` must not modify the registry.
     template <class F>
@@ -569,10 +582,12 @@ private:
     }
 
     // Removals leave their entries behind; rebuild when they outnumber the
-    // live ones, so the queue's memory stays proportional to online peers.
+    // live ones by the slack, so the queue's memory stays proportional to
+    // online peers. Each online peer has exactly one live entry.
     void compact_if_sparse()
     {
-        if (queue_.size() < 1024 || queue_.size() < 2 * online_ + 1024)
+        const std::size_t dead = queue_.size() - std::min(queue_.size(), online_);
+        if (dead == 0 || dead < online_ + opts_.compaction_slack)
             return;
         queue_.retain([this](const entry& e) { return armed_by(slots_[e.slot], e); });
     }
