@@ -5,11 +5,11 @@
 
 #include <heartbeat/core/registry.hpp>
 #include <heartbeat/detail/config.hpp>
-#include <heartbeat/detail/send_queue.hpp>
+#include <heartbeat/detail/live_registry.hpp>
+#include <heartbeat/detail/outbox.hpp>
 #include <heartbeat/detail/stream.hpp>
 #include <heartbeat/error.hpp>
-#include <heartbeat/detail/live_registry.hpp>
-#include <heartbeat/wire/decoder.hpp>
+#include <heartbeat/session/server_session.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -25,14 +25,12 @@
 
 namespace heartbeat {
 
-/// What a watcher does when a second connection claims an id that is online.
-enum class duplicate_policy {
-    replace, ///< the old session goes offline (reason replaced) and is closed
-    reject   ///< the newcomer gets ERROR duplicate_id and is closed
-};
-
 /// The server side: owns peer sessions, the last-seen registry and the
 /// sweeper that declares silent peers offline.
+///
+/// The protocol's decisions are `server_session`'s (one per connection,
+/// heartbeat/session/server_session.hpp); the watcher reads, feeds each
+/// session's machine and carries out what it decides.
 ///
 /// Each adopted stream must open with a HELLO (docs/PROTOCOL.md) within the
 /// hello timeout. The authenticator decides who gets in; accepted peers are
@@ -84,6 +82,11 @@ public:
         std::size_t max_peers = 100'000;
         /// The largest frame payload accepted from a peer.
         std::size_t max_frame = wire::default_max_payload;
+        /// The largest message send() and broadcast() pass to a peer: the
+        /// peers' own receive limit (`pulse::options::max_frame`, 64 KiB by
+        /// default). Protocol v1 does not tell it; a larger message is
+        /// refused here instead of making the peer end its session.
+        std::size_t peer_max_frame = wire::default_max_payload;
         /// The most bytes queued for one peer before send() refuses.
         std::size_t max_send_queue = 1024 * 1024;
         /// Bytes read per read operation: each session holds this much. A
@@ -108,6 +111,9 @@ public:
         /// Local-pause guard (see registry): zero disables.
         duration pause_threshold = std::chrono::seconds(1);
         duration pause_grace = std::chrono::seconds(1);
+        /// How long accept_from() waits after a transient accept error
+        /// (EMFILE, ENFILE, ENOBUFS) before it tries again.
+        std::chrono::steady_clock::duration accept_retry_pause = std::chrono::milliseconds(50);
     };
 
     /// What the authenticator sees.
@@ -150,6 +156,9 @@ public:
     /// peer's `last_seen` (for offline(timeout), `at - last_seen` is the
     /// detection latency). Runs before on_online / on_offline.
     void on_event(std::function<void(const event_type&)> f) { impl_->cb_event = std::move(f); }
+    /// Adds an observer of every transition (any number: a cluster gateway,
+    /// metrics, ...), called after on_event, in the order added.
+    void subscribe(std::function<void(const event_type&)> f) { impl_->subscribers.push_back(std::move(f)); }
     void on_message(std::function<void(const Key&, std::string_view)> f) { impl_->cb_message = std::move(f); }
     void set_authenticator(authenticator f) { impl_->auth = std::move(f); }
 
@@ -180,25 +189,28 @@ public:
     }
 
     /// Queues `bytes` as a DATA frame for peer `id`.
-    /// @returns false if the peer is not online (or the frame is too big);
-    /// a peer whose send queue is full is closed instead of buffering
-    /// without bound.
+    /// @returns false if the peer is not online or the message is larger
+    /// than `options::peer_max_frame`; a peer whose send queue is full is
+    /// closed instead of buffering without bound.
     bool send(const Key& id, std::string_view bytes)
     {
-        if (!is_online(id) || bytes.size() > wire::max_encodable_payload)
+        if (!is_online(id))
             return false;
-        auto frame = make_data_frame(bytes);
+        auto frame = detail::make_data_frame(bytes, impl_->opts.peer_max_frame);
+        if (!frame)
+            return false;
         net::dispatch(impl_->strand, [self = impl_, id, frame] { self->send_to(id, frame); });
         return true;
     }
 
     /// Queues `bytes` as a DATA frame for every online peer (encoded once).
-    /// @returns the number of peers online when called.
+    /// @returns the number of peers online when called; zero if the message
+    /// is larger than `options::peer_max_frame`.
     std::size_t broadcast(std::string_view bytes)
     {
-        if (bytes.size() > wire::max_encodable_payload)
+        auto frame = detail::make_data_frame(bytes, impl_->opts.peer_max_frame);
+        if (!frame)
             return 0;
-        auto frame = make_data_frame(bytes);
         net::dispatch(impl_->strand, [self = impl_, frame] { self->broadcast(frame); });
         return online_count();
     }
@@ -267,507 +279,14 @@ public:
     }
 
 private:
-    static detail::shared_bytes make_data_frame(std::string_view bytes)
-    {
-        auto v = std::make_shared<std::vector<std::uint8_t>>(wire::header_size + bytes.size());
-        wire::encode_header(v->data(), wire::frame_type::data, bytes.size());
-        std::copy(bytes.begin(), bytes.end(), v->begin() + wire::header_size);
-        return v;
-    }
-
+    struct session;
     struct impl;
-
-    enum class phase { hello, online, closing, closed };
-
-    struct session {
-        session(Stream s, const std::shared_ptr<impl>& o)
-            : stream(std::move(s)), owner(o), decoder(o->opts.max_frame), timer(o->strand),
-              read_buffer(o->opts.read_buffer_size)
-        {
-        }
-
-        Stream stream;
-        // Weak: a session's pending handlers must not keep a destroyed
-        // watcher alive (nor form a cycle with it).
-        std::weak_ptr<impl> owner;
-        wire::decoder decoder;
-        net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, executor_type> timer;
-        std::vector<std::uint8_t> read_buffer;
-        detail::send_queue out;
-        std::optional<Key> key;
-        peer_handle handle;
-        std::optional<time_point> rtt_sampled;
-        time_point frames_refilled{};
-        double frame_tokens = 0;
-        phase state = phase::hello;
-        offline_reason close_reason = offline_reason::disconnected;
-    };
-
-    struct impl : std::enable_shared_from_this<impl> {
-        impl(const typename Stream::executor_type& ex, const options& o)
-            : strand(net::make_strand(ex)), opts(o), table(strand, make_registry_options(o))
-        {
-            table.set_handler([this](const event_type& e) { on_event(e); });
-            table.start(); // idle until the first peer comes online
-        }
-
-        static typename registry_type::options make_registry_options(const options& o)
-        {
-            typename registry_type::options r;
-            r.detection = o.detection;
-            r.pause_threshold = o.pause_threshold;
-            r.pause_grace = o.pause_grace;
-            r.max_peers = o.max_peers;
-            return r;
-        }
-
-        executor_type strand;
-        options opts;
-        detail::live_registry<Key, Policy, executor_type> table;
-        std::unordered_map<Key, std::shared_ptr<session>> online; // key -> owning session
-        std::unordered_set<std::shared_ptr<session>> sessions;
-        std::atomic<std::size_t> session_count{0};
-        std::atomic<std::uint64_t> frames_in{0};
-        mutable std::mutex rtt_mu; // guards rtts, read by queries from any thread
-        std::unordered_map<Key, std::chrono::microseconds> rtts;
-        std::function<void(const Key&)> cb_online;
-        std::function<void(const Key&, offline_reason)> cb_offline;
-        std::function<void(const event_type&)> cb_event;
-        std::function<void(const Key&, std::string_view)> cb_message;
-        authenticator auth;
-        std::function<void()> stop_accepting;
-        net::steady_timer accept_retry{strand};
-        bool stopped = false;
-
-        // On the strand, in registry order, outside the lock.
-        void on_event(const event_type& e)
-        {
-            const Key& key = e.key;
-            const transition kind = e.kind;
-            const offline_reason reason = e.reason;
-            if (kind == transition::offline && reason == offline_reason::timeout)
-                on_timeout(key);
-            if (stopped && reason != offline_reason::shutdown)
-                return;
-            if (cb_event)
-                cb_event(e);
-            if (kind == transition::online) {
-                if (cb_online)
-                    cb_online(key);
-            }
-            else if (cb_offline) {
-                cb_offline(key, reason);
-            }
-        }
-
-        void on_timeout(const Key& key)
-        {
-            auto it = online.find(key);
-            if (it == online.end())
-                return;
-            auto s = it->second;
-            if (!opts.close_on_timeout)
-                return;
-            // The registry already reported offline(timeout); forget the
-            // record and close without a goodbye (the peer is not reading).
-            online.erase(it);
-            table.locked([&](registry_type& r) { return r.remove(s->handle, offline_reason::timeout); });
-            forget_rtt(key);
-            s->key.reset();
-            close_now(s);
-        }
-
-        // ---- sessions ---------------------------------------------------
-
-        void start_session(Stream stream)
-        {
-            if (stopped) {
-                detail::close_stream(stream);
-                return;
-            }
-            auto s = std::make_shared<session>(std::move(stream), this->shared_from_this());
-            sessions.insert(s);
-            ++session_count;
-            s->timer.expires_after(opts.hello_timeout);
-            s->timer.async_wait([s](const error_code& ec) {
-                if (ec || s->state != phase::hello)
-                    return;
-                if (auto o = s->owner.lock())
-                    o->fail(s, error::hello_timeout);
-            });
-            read(s);
-        }
-
-        void read(const std::shared_ptr<session>& s)
-        {
-            s->stream.async_read_some(
-                net::buffer(s->read_buffer),
-                net::bind_executor(strand, [s](const error_code& ec, std::size_t n) {
-                    if (auto o = s->owner.lock())
-                        o->on_read(s, ec, n);
-                }));
-        }
-
-        void on_read(const std::shared_ptr<session>& s, const error_code& ec, std::size_t n)
-        {
-            if (s->state == phase::closed)
-                return;
-            const time_point now = clock_type::now(); // once per read, not per frame
-            if (n != 0 && s->state == phase::online) {
-                // Every byte is a sign of life, not only BEAT frames.
-                table.locked([&](registry_type& r) { return r.touch(s->handle, now); });
-            }
-            if (n != 0 && s->state != phase::closing) {
-                refill_frame_tokens(*s, now);
-                std::uint64_t frames = 0;
-                const auto st = s->decoder.feed(s->read_buffer.data(), n, [&](const wire::frame_view& f) {
-                    ++frames;
-                    if (s->state != phase::hello && s->state != phase::online)
-                        return;
-                    if (opts.max_frame_rate != 0 && (s->frame_tokens -= 1.0) < 0.0)
-                        return fail(s, error::rate_limited);
-                    on_frame(s, f, now);
-                });
-                frames_in.fetch_add(frames, std::memory_order_relaxed);
-                table.deliver();
-                if (st != wire::decode_status::ok && s->state != phase::closed) {
-                    fail(s, to_error(st));
-                    return;
-                }
-            }
-            if (ec) {
-                end(s, offline_reason::disconnected);
-                return;
-            }
-            if (s->state == phase::closed)
-                return;
-            read(s);
-        }
-
-        // The flood guard's token bucket, refilled once per read completion.
-        void refill_frame_tokens(session& s, time_point now) const
-        {
-            if (opts.max_frame_rate == 0)
-                return;
-            const double burst = static_cast<double>(opts.max_frame_burst);
-            if (s.frames_refilled == time_point{}) {
-                s.frame_tokens = burst;
-            }
-            else {
-                const double elapsed = std::chrono::duration<double>(now - s.frames_refilled).count();
-                s.frame_tokens = std::min(burst, s.frame_tokens + elapsed * static_cast<double>(opts.max_frame_rate));
-            }
-            s.frames_refilled = now;
-        }
-
-        void on_frame(const std::shared_ptr<session>& s, const wire::frame_view& f, time_point now)
-        {
-            if (s->state == phase::hello) {
-                if (f.type != wire::frame_type::hello)
-                    return fail(s, error::protocol_error);
-                wire::hello h;
-                const auto st = wire::parse_hello(f, h);
-                if (st != wire::decode_status::ok)
-                    return fail(s, to_error(st));
-                return on_hello(s, h, now);
-            }
-            switch (f.type) {
-            case wire::frame_type::beat: {
-                std::uint32_t seq = 0;
-                if (wire::parse_sequence(f, seq) != wire::decode_status::ok)
-                    return fail(s, error::protocol_error);
-                // A peer that beats but never reads would grow its echo
-                // queue without bound: it is held to the send queue limit.
-                if (s->out.bytes() + wire::header_size + 4 > opts.max_send_queue)
-                    return fail(s, error::send_queue_full);
-                const auto echo = wire::encode_echo(seq);
-                s->out.push_urgent(echo.data(), echo.size());
-                flush(s);
-                sample_rtt(s, now);
-                return;
-            }
-            case wire::frame_type::data:
-                if (cb_message && !stopped)
-                    cb_message(*s->key, std::string_view(reinterpret_cast<const char*>(f.payload), f.size));
-                return;
-            case wire::frame_type::goodbye:
-                return end(s, offline_reason::left);
-            default: return fail(s, error::protocol_error);
-            }
-        }
-
-        void sample_rtt(const std::shared_ptr<session>& s, time_point now)
-        {
-            if (opts.rtt_sample_interval == duration::zero()
-                || (s->rtt_sampled && now - *s->rtt_sampled < opts.rtt_sample_interval))
-                return;
-            s->rtt_sampled = now;
-            if (const auto rtt = detail::kernel_rtt(s->stream)) {
-                std::lock_guard<std::mutex> lock(rtt_mu);
-                rtts[*s->key] = *rtt;
-            }
-        }
-
-        void on_hello(const std::shared_ptr<session>& s, const wire::hello& h, time_point now)
-        {
-            if (h.id.empty())
-                return fail(s, error::bad_id);
-            const duration announced = std::chrono::duration_cast<duration>(std::chrono::milliseconds(h.interval_ms));
-            if (auth) {
-                const error_code verdict = auth(hello_info{h.id, h.credential, announced});
-                if (verdict)
-                    return fail(s, verdict == make_error_code(error::bad_id) ? error::bad_id : error::auth_failed);
-            }
-            Key key(h.id);
-            if (auto it = online.find(key); it != online.end()) {
-                if (opts.on_duplicate == duplicate_policy::reject)
-                    return fail(s, error::duplicate_id);
-                auto old = it->second;
-                online.erase(it);
-                table.locked([&](registry_type& r) { return r.remove(old->handle, offline_reason::replaced); });
-                forget_rtt(key);
-                old->key.reset();
-                const auto bye = wire::encode_goodbye(wire::goodbye_reason::replaced);
-                close_after(old, std::make_shared<std::vector<std::uint8_t>>(bye.begin(), bye.end()));
-            }
-            const auto& detection = table.locked([](const registry_type& r) -> const auto& {
-                return r.policy().get_options();
-            });
-            duration held{};
-            table.locked([&](registry_type& r) {
-                s->handle = r.touch(key, now);
-                if (s->handle.valid())
-                    held = *r.set_interval(s->handle, announced > duration::zero() ? announced : detection.interval);
-            });
-            if (!s->handle.valid())
-                return fail(s, error::server_full);
-            s->key.emplace(std::move(key));
-            online.emplace(*s->key, s);
-            s->state = phase::online;
-            s->timer.cancel();
-            table.rearm();
-
-            auto welcome = std::make_shared<std::vector<std::uint8_t>>();
-            wire::append_welcome(*welcome,
-                                 {wire::protocol_version, static_cast<std::uint8_t>(std::min(detection.misses, 255u)),
-                                  static_cast<std::uint32_t>(std::max<long long>(
-                                      1, std::chrono::duration_cast<std::chrono::milliseconds>(held).count()))});
-            s->out.push(std::move(welcome));
-            flush(s);
-        }
-
-        // ---- writing ------------------------------------------------------
-
-        void flush(const std::shared_ptr<session>& s)
-        {
-            if (s->out.writing() || s->out.empty() || s->state == phase::closed)
-                return;
-            net::async_write(s->stream, s->out.prepare(),
-                             net::bind_executor(strand, [s](const error_code& ec, std::size_t) {
-                                 s->out.consume(ec);
-                                 auto o = s->owner.lock();
-                                 if (!o || s->state == phase::closed)
-                                     return;
-                                 if (ec) {
-                                     o->end(s, offline_reason::disconnected);
-                                     return;
-                                 }
-                                 if (s->state == phase::closing && s->out.empty()) {
-                                     // Half-close and let the pending read drain
-                                     // until the peer's EOF (or close_timeout):
-                                     // closing with unread input would send a
-                                     // reset that can destroy the last frame.
-                                     detail::shutdown_send(s->stream);
-                                     return;
-                                 }
-                                 o->flush(s);
-                             }));
-        }
-
-        void send_to(const Key& id, const detail::shared_bytes& frame)
-        {
-            auto it = online.find(id);
-            if (it == online.end())
-                return;
-            enqueue(it->second, frame);
-        }
-
-        void broadcast(const detail::shared_bytes& frame)
-        {
-            std::vector<std::shared_ptr<session>> targets;
-            targets.reserve(online.size());
-            for (auto& kv : online)
-                targets.push_back(kv.second);
-            for (auto& s : targets)
-                enqueue(s, frame);
-        }
-
-        void enqueue(const std::shared_ptr<session>& s, const detail::shared_bytes& frame)
-        {
-            if (s->state != phase::online)
-                return;
-            if (s->out.bytes() + frame->size() > opts.max_send_queue) {
-                // A peer that cannot keep up is closed rather than buffered
-                // without bound.
-                fail(s, error::send_queue_full);
-                return;
-            }
-            s->out.push(frame);
-            flush(s);
-        }
-
-        // ---- ending sessions ----------------------------------------------
-
-        // Refuse or drop a peer: an ERROR frame, then close.
-        void fail(const std::shared_ptr<session>& s, error e)
-        {
-            if (s->state == phase::closing || s->state == phase::closed)
-                return;
-            auto frame = std::make_shared<std::vector<std::uint8_t>>();
-            wire::append_error(*frame, to_wire(e), make_error_code(e).message());
-            release_key(s, e == error::send_queue_full ? offline_reason::disconnected : offline_reason::protocol_error);
-            close_after(s, std::move(frame));
-        }
-
-        // The peer went away (or said goodbye).
-        void end(const std::shared_ptr<session>& s, offline_reason reason)
-        {
-            if (s->state == phase::closed)
-                return;
-            s->state = phase::closing; // callbacks run by release_key see it ending
-            release_key(s, reason);
-            close_now(s);
-        }
-
-        // Takes the session's peer out of the registry, raising offline.
-        void release_key(const std::shared_ptr<session>& s, offline_reason reason)
-        {
-            if (!s->key)
-                return;
-            auto it = online.find(*s->key);
-            if (it != online.end() && it->second == s)
-                online.erase(it);
-            table.locked([&](registry_type& r) { return r.remove(s->handle, reason); });
-            forget_rtt(*s->key);
-            s->key.reset();
-            table.deliver();
-        }
-
-        void forget_rtt(const Key& key)
-        {
-            std::lock_guard<std::mutex> lock(rtt_mu);
-            rtts.erase(key);
-        }
-
-        // Writes a last frame, then closes (or closes at close_timeout).
-        void close_after(const std::shared_ptr<session>& s, detail::shared_bytes last)
-        {
-            if (s->state == phase::closed || s->state == phase::closing)
-                return;
-            s->state = phase::closing;
-            s->out.fail_pending(net::error::operation_aborted);
-            s->out.push(std::move(last));
-            s->timer.expires_after(opts.close_timeout);
-            s->timer.async_wait([s](const error_code& ec) {
-                if (ec)
-                    return;
-                if (auto o = s->owner.lock())
-                    o->close_now(s);
-                else
-                    detail::close_stream(s->stream);
-            });
-            flush(s);
-        }
-
-        void close_now(const std::shared_ptr<session>& s)
-        {
-            if (s->state == phase::closed)
-                return;
-            const auto keep = s; // `s` may be the set's own element
-            keep->state = phase::closed;
-            // Count it gone before the peer can see the close.
-            if (sessions.erase(s) != 0)
-                --session_count;
-            s->timer.cancel();
-            detail::close_stream(s->stream);
-            s->out.fail_pending(net::error::operation_aborted);
-        }
-
-        // ---- accepting ------------------------------------------------------
-
-        template <class Acceptor>
-        static void accept_next(const std::shared_ptr<impl>& self, Acceptor* a)
-        {
-            if (self->stopped)
-                return;
-            self->stop_accepting = [a] {
-                error_code ignored;
-                a->cancel(ignored);
-            };
-            a->async_accept(net::bind_executor(self->strand, [self, a](const error_code& ec, auto socket) {
-                if (self->stopped)
-                    return;
-                if (ec == net::error::operation_aborted)
-                    return;
-                if (!ec) {
-                    if constexpr (std::is_same_v<typename Acceptor::protocol_type, net::ip::tcp>) {
-                        // Echoes and last frames are small: never hold them back.
-                        error_code ignored;
-                        socket.set_option(net::ip::tcp::no_delay(true), ignored);
-                    }
-                    self->start_session(Stream(std::move(socket)));
-                    return accept_next(self, a);
-                }
-                // A closed acceptor reports bad_descriptor: the loop ends.
-                if (ec == net::error::bad_descriptor)
-                    return;
-                // Transient errors (EMFILE, ENFILE, ENOBUFS, ECONNABORTED) must
-                // not end the loop, nor spin it while they last.
-                self->accept_retry.expires_after(std::chrono::milliseconds(50));
-                self->accept_retry.async_wait([self, a](const error_code& wec) {
-                    if (!wec)
-                        accept_next(self, a);
-                });
-            }));
-        }
-
-        // ---- stopping ---------------------------------------------------------
-
-        void shutdown()
-        {
-            if (stopped)
-                return;
-            stopped = true;
-            table.stop();
-            if (stop_accepting)
-                stop_accepting();
-            accept_retry.cancel();
-            std::vector<std::shared_ptr<session>> all(sessions.begin(), sessions.end());
-            const auto bye = wire::encode_goodbye(wire::goodbye_reason::shutting_down);
-            auto frame = std::make_shared<std::vector<std::uint8_t>>(bye.begin(), bye.end());
-            for (auto& s : all) {
-                const bool greeted = s->state == phase::online;
-                release_key(s, offline_reason::shutdown);
-                // Tell welcomed peers it is deliberate, so they reconnect
-                // elsewhere instead of waiting out their timeout.
-                if (greeted)
-                    close_after(s, frame);
-                else
-                    close_now(s);
-            }
-            online.clear();
-            table.locked([](registry_type& r) { r.clear(offline_reason::shutdown); });
-            table.deliver();
-            cb_online = nullptr;
-            cb_offline = nullptr;
-            cb_message = nullptr;
-            auth = nullptr;
-        }
-    };
 
     std::shared_ptr<impl> impl_;
 };
 
 } // namespace heartbeat
+
+#include <heartbeat/impl/watcher.hpp>
 
 #endif

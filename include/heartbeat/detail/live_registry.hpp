@@ -95,6 +95,16 @@ public:
     /// On the strand: hands queued events to the handler.
     void deliver()
     {
+        // A handler that causes more events (a callback that kicks a peer)
+        // must not deliver them ahead of the rest of this batch: the loop
+        // below picks them up in order.
+        if (delivering_)
+            return;
+        delivering_ = true;
+        struct reset {
+            bool& flag;
+            ~reset() { flag = false; }
+        } guard{delivering_};
         for (;;) {
             std::vector<pending_event> batch;
             {
@@ -148,6 +158,7 @@ private:
     registry_type reg_;
     std::vector<pending_event> pending_;
     event_handler handler_;
+    bool delivering_ = false; // on the strand only
     sweeper<live_registry, Executor> sweeper_;
 };
 

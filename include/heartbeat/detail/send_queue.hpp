@@ -3,61 +3,24 @@
 #ifndef HEARTBEAT_DETAIL_SEND_QUEUE_HPP
 #define HEARTBEAT_DETAIL_SEND_QUEUE_HPP
 
+#include <heartbeat/core/detail/fifo.hpp>
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/erased_handler.hpp>
 
+#include <heartbeat/wire/frame.hpp>
+
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <cstddef>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 namespace heartbeat::detail {
 
 using shared_bytes = std::shared_ptr<const std::vector<std::uint8_t>>;
-
-/// A FIFO on a vector: allocates nothing until the first push (std::deque
-/// allocates about 600 bytes up front, which thousands of idle sessions
-/// pay for nothing) and keeps its capacity once it has been used.
-template <class T>
-class fifo {
-public:
-    bool empty() const noexcept { return head_ == items_.size(); }
-    std::size_t size() const noexcept { return items_.size() - head_; }
-    T& front() noexcept { return items_[head_]; }
-    T& back() noexcept { return items_.back(); }
-    auto begin() noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
-    auto end() noexcept { return items_.end(); }
-
-    void push_back(T v) { items_.push_back(std::move(v)); }
-
-    void pop_front()
-    {
-        items_[head_] = T{}; // release what it holds now
-        if (++head_ == items_.size()) {
-            items_.clear();
-            head_ = 0;
-        }
-        else if (head_ >= 32 && 2 * head_ >= items_.size()) {
-            items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
-            head_ = 0;
-        }
-    }
-
-    void pop_back()
-    {
-        items_.pop_back();
-        if (head_ == items_.size()) {
-            items_.clear();
-            head_ = 0;
-        }
-    }
-
-private:
-    std::vector<T> items_;
-    std::size_t head_ = 0;
-};
 
 /// The frames waiting to be written on one connection.
 ///
@@ -172,6 +135,20 @@ private:
     std::size_t in_flight_normal_ = 0;
     std::size_t bytes_ = 0;
 };
+
+/// The one DATA frame builder: the frame for `payload`, or nothing if the
+/// payload exceeds `limit` (the peer's receive limit, itself capped by what
+/// a header can describe). Both sides refuse an oversized message locally
+/// rather than let the peer end the session over it.
+inline shared_bytes make_data_frame(std::string_view payload, std::size_t limit)
+{
+    if (payload.size() > std::min(limit, wire::max_encodable_payload))
+        return nullptr;
+    auto v = std::make_shared<std::vector<std::uint8_t>>(wire::header_size + payload.size());
+    wire::encode_header(v->data(), wire::frame_type::data, payload.size());
+    std::copy(payload.begin(), payload.end(), v->begin() + static_cast<std::ptrdiff_t>(wire::header_size));
+    return v;
+}
 
 } // namespace heartbeat::detail
 

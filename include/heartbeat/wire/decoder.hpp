@@ -32,6 +32,63 @@ public:
     {
     }
 
+    /// What `next` found.
+    enum class step : std::uint8_t {
+        frame,     ///< a complete frame is in `out`
+        need_more, ///< all input was consumed without completing a frame
+        failed     ///< the input is bad: see status()
+    };
+
+    /// Decodes at most one frame from `[p, end)`, advancing `p` past the
+    /// bytes it consumed. A frame lying whole in the input is handed over
+    /// in place; `out.payload` stays valid until the next call (or until
+    /// the input is released, for in-place frames). Pull-style, so a
+    /// caller (a session machine) can stop between frames and resume.
+    step next(const std::uint8_t*& p, const std::uint8_t* end, frame_view& out)
+    {
+        if (status_ != decode_status::ok)
+            return step::failed;
+        if (delivered_buffered_) {
+            buffer_.clear();
+            delivered_buffered_ = false;
+        }
+        while (p != end) {
+            const auto avail = static_cast<std::size_t>(end - p);
+            if (header_have_ < header_size) {
+                // Fast path: a whole frame in the input, nothing buffered.
+                if (header_have_ == 0 && avail >= header_size) {
+                    if (!accept_header(p))
+                        return step::failed;
+                    if (avail - header_size >= payload_size_) {
+                        out = frame_view{type_, p + header_size, payload_size_};
+                        p += header_size + payload_size_;
+                        return step::frame;
+                    }
+                    header_have_ = header_size;
+                    p += header_size;
+                    continue;
+                }
+                const std::size_t take = std::min(header_size - header_have_, avail);
+                std::memcpy(header_ + header_have_, p, take);
+                header_have_ += take;
+                p += take;
+                if (header_have_ < header_size)
+                    break;
+                if (!accept_header(header_))
+                    return step::failed;
+                if (payload_size_ == 0)
+                    return take_buffered(out);
+                continue;
+            }
+            const std::size_t take = std::min(payload_size_ - buffer_.size(), avail);
+            buffer_.insert(buffer_.end(), p, p + take);
+            p += take;
+            if (buffer_.size() == payload_size_)
+                return take_buffered(out);
+        }
+        return step::need_more;
+    }
+
     /// Consumes `size` bytes and calls `on_frame(const frame_view&)` for
     /// every frame they complete, in order.
     ///
@@ -40,47 +97,16 @@ public:
     template <class OnFrame>
     decode_status feed(const void* data, std::size_t size, OnFrame&& on_frame)
     {
-        if (status_ != decode_status::ok)
-            return status_;
         const auto* p = static_cast<const std::uint8_t*>(data);
         const std::uint8_t* const end = p + size;
-        while (p != end) {
-            if (header_have_ < header_size) {
-                // Fast path: a whole frame in the input, nothing buffered.
-                if (header_have_ == 0 && static_cast<std::size_t>(end - p) >= header_size) {
-                    if (!accept_header(p))
-                        return status_;
-                    const std::size_t avail = static_cast<std::size_t>(end - p) - header_size;
-                    if (avail >= payload_size_) {
-                        on_frame(frame_view{type_, p + header_size, payload_size_});
-                        p += header_size + payload_size_;
-                        continue;
-                    }
-                    header_have_ = header_size;
-                    p += header_size;
-                    continue;
-                }
-                const std::size_t take = std::min<std::size_t>(header_size - header_have_, end - p);
-                std::memcpy(header_ + header_have_, p, take);
-                header_have_ += take;
-                p += take;
-                if (header_have_ < header_size)
-                    break;
-                if (!accept_header(header_))
-                    return status_;
-                if (payload_size_ == 0) {
-                    deliver_buffered(on_frame);
-                    continue;
-                }
+        frame_view f{};
+        for (;;) {
+            switch (next(p, end, f)) {
+            case step::frame: on_frame(static_cast<const frame_view&>(f)); break;
+            case step::need_more: return decode_status::ok;
+            case step::failed: return status_;
             }
-            const std::size_t want = payload_size_ - buffer_.size();
-            const std::size_t take = std::min<std::size_t>(want, end - p);
-            buffer_.insert(buffer_.end(), p, p + take);
-            p += take;
-            if (buffer_.size() == payload_size_)
-                deliver_buffered(on_frame);
         }
-        return decode_status::ok;
     }
 
     /// True if part of a frame is buffered (the stream stopped mid-frame).
@@ -96,6 +122,7 @@ public:
     {
         header_have_ = 0;
         buffer_.clear();
+        delivered_buffered_ = false;
         status_ = decode_status::ok;
     }
 
@@ -120,12 +147,12 @@ private:
         return true;
     }
 
-    template <class OnFrame>
-    void deliver_buffered(OnFrame& on_frame)
+    step take_buffered(frame_view& out) noexcept
     {
         header_have_ = 0;
-        on_frame(frame_view{type_, buffer_.data(), buffer_.size()});
-        buffer_.clear();
+        delivered_buffered_ = true; // cleared by the next call
+        out = frame_view{type_, buffer_.data(), buffer_.size()};
+        return step::frame;
     }
 
     std::size_t max_payload_;
@@ -134,6 +161,7 @@ private:
     frame_type type_ = frame_type::data;
     std::size_t payload_size_ = 0;
     std::vector<std::uint8_t> buffer_;
+    bool delivered_buffered_ = false;
     decode_status status_ = decode_status::ok;
 };
 

@@ -181,30 +181,48 @@ struct welcome {
 
 inline constexpr std::size_t welcome_payload_size = 6;
 
+/// Writes a WELCOME frame at `out` (header_size + welcome_payload_size
+/// bytes); returns its size.
+inline std::size_t encode_welcome(std::uint8_t* out, const welcome& w) noexcept
+{
+    encode_header(out, frame_type::welcome, welcome_payload_size);
+    out[4] = w.version;
+    out[5] = w.misses;
+    detail::put_u32(out + 6, w.interval_ms);
+    return header_size + welcome_payload_size;
+}
+
 inline void append_welcome(std::vector<std::uint8_t>& out, const welcome& w)
 {
     const std::size_t at = out.size();
     out.resize(at + header_size + welcome_payload_size);
-    std::uint8_t* p = out.data() + at;
-    encode_header(p, frame_type::welcome, welcome_payload_size);
-    p[4] = w.version;
-    p[5] = w.misses;
-    detail::put_u32(p + 6, w.interval_ms);
+    encode_welcome(out.data() + at, w);
+}
+
+/// The longest ERROR message, and so the largest control frame.
+inline constexpr std::size_t max_error_message = 255;
+inline constexpr std::size_t max_control_frame = header_size + 2 + max_error_message;
+
+/// Writes an ERROR frame at `out` (at most max_control_frame bytes); the
+/// message is truncated to max_error_message bytes. Returns its size.
+inline std::size_t encode_error(std::uint8_t* out, error_code_value code, std::string_view message = {}) noexcept
+{
+    if (message.size() > max_error_message)
+        message = message.substr(0, max_error_message);
+    encode_header(out, frame_type::error, 2 + message.size());
+    detail::put_u16(out + header_size, static_cast<std::uint16_t>(code));
+    for (std::size_t i = 0; i < message.size(); ++i)
+        out[header_size + 2 + i] = static_cast<std::uint8_t>(message[i]);
+    return header_size + 2 + message.size();
 }
 
 /// Appends an ERROR frame; the message is truncated to 255 bytes.
 inline void append_error(std::vector<std::uint8_t>& out, error_code_value code,
                          std::string_view message = {})
 {
-    if (message.size() > 255)
-        message = message.substr(0, 255);
     const std::size_t at = out.size();
-    out.resize(at + header_size + 2 + message.size());
-    std::uint8_t* p = out.data() + at;
-    encode_header(p, frame_type::error, 2 + message.size());
-    detail::put_u16(p + header_size, static_cast<std::uint16_t>(code));
-    for (std::size_t i = 0; i < message.size(); ++i)
-        p[header_size + 2 + i] = static_cast<std::uint8_t>(message[i]);
+    out.resize(at + max_control_frame);
+    out.resize(at + encode_error(out.data() + at, code, message));
 }
 
 inline std::array<std::uint8_t, header_size + 1> encode_goodbye(goodbye_reason r) noexcept
@@ -228,7 +246,7 @@ constexpr payload_bounds bounds_of(frame_type t) noexcept
     switch (t) {
     case frame_type::hello: return {2 + 1 + 1 + 4 + 1 + 2, 2 + 1 + 1 + 4 + 1 + max_id_size + 2 + max_credential_size};
     case frame_type::welcome: return {welcome_payload_size, welcome_payload_size};
-    case frame_type::error: return {2, 2 + 255};
+    case frame_type::error: return {2, 2 + max_error_message};
     case frame_type::beat:
     case frame_type::echo: return {4, 4};
     case frame_type::data: return {0, max_encodable_payload};
@@ -296,7 +314,7 @@ struct error_frame {
 
 inline decode_status parse_error(const frame_view& f, error_frame& out) noexcept
 {
-    if (f.size < 2 || f.size > 2 + 255)
+    if (f.size < 2 || f.size > 2 + max_error_message)
         return decode_status::malformed_frame;
     out.code = detail::get_u16(f.payload);
     out.message = std::string_view(reinterpret_cast<const char*>(f.payload + 2), f.size - 2);

@@ -1,0 +1,92 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_DETAIL_OUTBOX_HPP
+#define HEARTBEAT_DETAIL_OUTBOX_HPP
+
+#include <heartbeat/detail/config.hpp>
+#include <heartbeat/detail/send_queue.hpp>
+#include <heartbeat/detail/stream.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+namespace heartbeat::detail {
+
+/// A session's write side, the same for the watcher and the pulse: the send
+/// queue, one write in flight at a time, and the linger of a closing
+/// session (drop what waits, write the last frame, half-close once it is
+/// out, so no unread byte turns the close into a reset that could destroy
+/// that frame).
+class outbox {
+public:
+    /// What a completed write leaves to do.
+    enum class outcome : std::uint8_t {
+        failed,     ///< the transport failed
+        idle,       ///< nothing waits
+        more,       ///< more frames wait: flush again
+        half_closed ///< the last frame is out and the stream was half-closed
+    };
+
+    send_queue& queue() noexcept { return q_; }
+    std::size_t bytes() const noexcept { return q_.bytes(); }
+
+    /// Queues a frame the session machine wrote (copied: the machine reuses
+    /// its buffer). Urgent frames are at most 8 bytes.
+    void push_frame(const std::uint8_t* p, std::size_t n, bool urgent)
+    {
+        if (urgent)
+            q_.push_urgent(p, n);
+        else
+            q_.push(std::make_shared<std::vector<std::uint8_t>>(p, p + n));
+    }
+
+    /// Drops what has not started, queues the last frame, and half-closes
+    /// once it is out.
+    void close_after(const std::uint8_t* p, std::size_t n)
+    {
+        q_.fail_pending(net::error::operation_aborted);
+        push_frame(p, n, false);
+        closing_ = true;
+    }
+
+    /// True if a write should start now.
+    bool ready() const noexcept { return !q_.writing() && !q_.empty(); }
+
+    /// Starts a write of what is queued; call only when ready().
+    template <class Stream, class Handler>
+    void start(Stream& stream, Handler&& handler)
+    {
+        net::async_write(stream, q_.prepare(), std::forward<Handler>(handler));
+    }
+
+    /// The write started last completed with `ec`: completes the handlers
+    /// of the frames it carried and says what comes next.
+    template <class Stream>
+    outcome completed(const error_code& ec, Stream& stream, bool stream_open)
+    {
+        q_.consume(ec);
+        if (ec)
+            return outcome::failed;
+        if (!q_.empty())
+            return outcome::more;
+        if (closing_ && stream_open) {
+            shutdown_send(stream);
+            return outcome::half_closed;
+        }
+        return outcome::idle;
+    }
+
+    /// Fails every frame not in flight (the session is over).
+    void abandon() { q_.fail_pending(net::error::operation_aborted); }
+
+private:
+    send_queue q_;
+    bool closing_ = false;
+};
+
+} // namespace heartbeat::detail
+
+#endif

@@ -1,0 +1,429 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_IMPL_WATCHER_HPP
+#define HEARTBEAT_IMPL_WATCHER_HPP
+
+// The watcher's driver: reads each connection, feeds its server_session,
+// and carries out the actions the machine decides. Every protocol rule is
+// the machine's; what is here is I/O, the registry, and the id -> session
+// map that duplicate ids and push by id need.
+
+#include <heartbeat/watcher.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace heartbeat {
+
+template <class Stream, class Key, class Policy>
+struct watcher<Stream, Key, Policy>::session {
+    using machine_type = server_session<clock_type>;
+
+    session(Stream s, const std::shared_ptr<impl>& o)
+        : stream(std::move(s)), owner(o), machine(o->session_options), timer(o->strand),
+          read_buffer(o->opts.read_buffer_size)
+    {
+    }
+
+    Stream stream;
+    // Weak: a session's pending handlers must not keep a destroyed watcher
+    // alive (nor form a cycle with it).
+    std::weak_ptr<impl> owner;
+    machine_type machine;
+    net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, executor_type> timer;
+    std::vector<std::uint8_t> read_buffer;
+    detail::outbox out;
+    std::optional<Key> key;
+    peer_handle handle;
+    bool in_loop = false;   // carrying out actions: inputs from callbacks only queue more
+    bool stream_open = true;
+};
+
+template <class Stream, class Key, class Policy>
+struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
+    using action = typename session::machine_type::action;
+    using kind = typename action::kind;
+    using admission = typename session::machine_type::admission;
+    using session_ptr = std::shared_ptr<session>;
+
+    impl(const typename Stream::executor_type& ex, const options& o)
+        : strand(net::make_strand(ex)), opts(o), table(strand, make_registry_options(o))
+    {
+        // The terms, read once: the registry's policy has clamped its
+        // default interval.
+        const auto& detection = table.locked([](const registry_type& r) -> const auto& {
+            return r.policy().get_options();
+        });
+        session_options.hello_timeout = o.hello_timeout;
+        session_options.close_timeout = o.close_timeout;
+        session_options.max_frame = o.max_frame;
+        session_options.max_send_queue = o.max_send_queue;
+        session_options.max_frame_rate = o.max_frame_rate;
+        session_options.max_frame_burst = o.max_frame_burst;
+        session_options.rtt_sample_interval = o.rtt_sample_interval;
+        session_options.on_duplicate = o.on_duplicate;
+        session_options.close_on_timeout = o.close_on_timeout;
+        session_options.default_interval = detection.interval;
+        session_options.misses = detection.misses;
+        table.set_handler([this](const event_type& e) { on_event(e); });
+        table.start(); // idle until the first peer comes online
+    }
+
+    static typename registry_type::options make_registry_options(const options& o)
+    {
+        typename registry_type::options r;
+        r.detection = o.detection;
+        r.pause_threshold = o.pause_threshold;
+        r.pause_grace = o.pause_grace;
+        r.max_peers = o.max_peers;
+        return r;
+    }
+
+    executor_type strand;
+    options opts;
+    typename session::machine_type::options session_options;
+    detail::live_registry<Key, Policy, executor_type> table;
+    std::unordered_map<Key, session_ptr> online; // key -> owning session
+    std::unordered_set<session_ptr> sessions;
+    std::atomic<std::size_t> session_count{0};
+    std::atomic<std::uint64_t> frames_in{0};
+    mutable std::mutex rtt_mu; // guards rtts, read by queries from any thread
+    std::unordered_map<Key, std::chrono::microseconds> rtts;
+    std::function<void(const Key&)> cb_online;
+    std::function<void(const Key&, offline_reason)> cb_offline;
+    std::function<void(const event_type&)> cb_event;
+    std::vector<std::function<void(const event_type&)>> subscribers;
+    std::function<void(const Key&, std::string_view)> cb_message;
+    authenticator auth;
+    std::function<void()> stop_accepting;
+    net::steady_timer accept_retry{strand};
+    bool stopped = false;
+
+    // On the strand, in registry order, outside the lock.
+    void on_event(const event_type& e)
+    {
+        if (e.kind == transition::offline && e.reason == offline_reason::timeout) {
+            if (auto it = online.find(e.key); it != online.end()) {
+                auto s = it->second;
+                s->machine.timed_out(e.at);
+                run(s);
+            }
+        }
+        if (stopped && e.reason != offline_reason::shutdown)
+            return;
+        if (cb_event)
+            cb_event(e);
+        for (auto& f : subscribers)
+            f(e);
+        if (e.kind == transition::online) {
+            if (cb_online)
+                cb_online(e.key);
+        }
+        else if (cb_offline) {
+            cb_offline(e.key, e.reason);
+        }
+    }
+
+    // ---- the action loop ------------------------------------------------
+
+    // Carries out the machine's actions until it waits for input. Inputs
+    // that arrive from callbacks meanwhile only queue actions, which this
+    // loop then takes.
+    void run(const session_ptr& s)
+    {
+        if (s->in_loop)
+            return;
+        s->in_loop = true;
+        while (carry_out(s, s->machine.next())) {
+        }
+        s->in_loop = false;
+        table.deliver();
+    }
+
+    bool carry_out(const session_ptr& s, const action& a)
+    {
+        switch (a.type) {
+        case kind::idle: return false;
+        case kind::read: read(s); return false;
+        case kind::handshake:
+            // Transports with a handshake of their own are not driven here
+            // yet: the machine is only started with one by such a driver.
+            s->machine.handshake_done(clock_type::now(), false);
+            return true;
+        case kind::authenticate: authenticate(s, a); return true;
+        case kind::admit: admit(s, a); return true;
+        case kind::touch: table.locked([&](registry_type& r) { return r.touch(s->handle, a.at); }); return true;
+        case kind::write:
+            s->out.push_frame(a.data, a.size, a.urgent);
+            flush(s);
+            return true;
+        case kind::deliver:
+            if (cb_message && !stopped && s->key)
+                cb_message(*s->key, a.bytes());
+            return true;
+        case kind::sample_rtt: sample_rtt(s); return true;
+        case kind::release: release(s, a.reason); return true;
+        case kind::wait_until: arm(s, a.at); return true;
+        case kind::cancel_timer: s->timer.cancel(); return true;
+        case kind::close_after:
+            s->out.close_after(a.data, a.size);
+            flush(s);
+            return true;
+        case kind::close: close_now(s); return true;
+        }
+        return false;
+    }
+
+    // ---- inputs -------------------------------------------------------------
+
+    void start_session(Stream stream)
+    {
+        if (stopped) {
+            detail::close_stream(stream);
+            return;
+        }
+        auto s = std::make_shared<session>(std::move(stream), this->shared_from_this());
+        sessions.insert(s);
+        ++session_count;
+        s->machine.start(clock_type::now());
+        run(s);
+    }
+
+    void read(const session_ptr& s)
+    {
+        s->stream.async_read_some(net::buffer(s->read_buffer),
+                                  net::bind_executor(strand, [s](const error_code& ec, std::size_t n) {
+                                      if (auto o = s->owner.lock())
+                                          o->on_read(s, ec, n);
+                                  }));
+    }
+
+    void on_read(const session_ptr& s, const error_code& ec, std::size_t n)
+    {
+        if (s->machine.closed())
+            return;
+        const auto before = s->machine.frames_decoded();
+        s->machine.feed(s->read_buffer.data(), n, clock_type::now(), s->out.bytes(), static_cast<bool>(ec));
+        run(s);
+        frames_in.fetch_add(s->machine.frames_decoded() - before, std::memory_order_relaxed);
+    }
+
+    void arm(const session_ptr& s, time_point at)
+    {
+        s->timer.expires_at(at);
+        s->timer.async_wait([s](const error_code& ec) {
+            if (ec)
+                return;
+            if (auto o = s->owner.lock()) {
+                s->machine.timer_fired(clock_type::now());
+                o->run(s);
+            }
+            else {
+                detail::close_stream(s->stream);
+            }
+        });
+    }
+
+    void authenticate(const session_ptr& s, const action& a)
+    {
+        std::optional<error> verdict;
+        if (auth) {
+            const error_code ec = auth(hello_info{a.id, a.credential, a.interval});
+            if (ec)
+                verdict = ec.category() == heartbeat_category() ? static_cast<error>(ec.value()) : error::auth_failed;
+        }
+        s->machine.authenticated(verdict, clock_type::now());
+    }
+
+    void admit(const session_ptr& s, const action& a)
+    {
+        Key key(a.id);
+        admission r;
+        if (auto it = online.find(key); it != online.end()) {
+            if (!a.replace) {
+                r.result = admission::outcome::taken;
+                s->machine.admitted(r, a.at);
+                return;
+            }
+            auto old = it->second;
+            old->machine.replaced(a.at);
+            run(old); // releases the id, then says goodbye
+        }
+        table.locked([&](registry_type& reg) {
+            s->handle = reg.touch(key, a.at);
+            if (s->handle.valid())
+                r.held = *reg.set_interval(s->handle, a.interval);
+        });
+        if (!s->handle.valid()) {
+            r.result = admission::outcome::full;
+        }
+        else {
+            s->key.emplace(std::move(key));
+            online.emplace(*s->key, s);
+            table.rearm();
+        }
+        s->machine.admitted(r, a.at);
+    }
+
+    void sample_rtt(const session_ptr& s)
+    {
+        if (!s->key)
+            return;
+        if (const auto rtt = detail::kernel_rtt(s->stream)) {
+            std::lock_guard<std::mutex> lock(rtt_mu);
+            rtts[*s->key] = *rtt;
+        }
+    }
+
+    // Takes the session's peer out of the registry (its event is delivered
+    // when the action loop ends).
+    void release(const session_ptr& s, offline_reason reason)
+    {
+        if (!s->key)
+            return;
+        auto it = online.find(*s->key);
+        if (it != online.end() && it->second == s)
+            online.erase(it);
+        table.locked([&](registry_type& r) { return r.remove(s->handle, reason); });
+        {
+            std::lock_guard<std::mutex> lock(rtt_mu);
+            rtts.erase(*s->key);
+        }
+        s->key.reset();
+    }
+
+    // ---- writing --------------------------------------------------------------
+
+    void flush(const session_ptr& s)
+    {
+        if (!s->stream_open || !s->out.ready())
+            return;
+        s->out.start(s->stream, net::bind_executor(strand, [s](const error_code& ec, std::size_t) {
+                         const auto next = s->out.completed(ec, s->stream, s->stream_open);
+                         auto o = s->owner.lock();
+                         if (!o || !s->stream_open)
+                             return;
+                         if (next == detail::outbox::outcome::failed) {
+                             s->machine.write_failed(clock_type::now());
+                             o->run(s);
+                         }
+                         else if (next == detail::outbox::outcome::more) {
+                             o->flush(s);
+                         }
+                     }));
+    }
+
+    void send_to(const Key& id, const detail::shared_bytes& frame)
+    {
+        auto it = online.find(id);
+        if (it != online.end())
+            enqueue(it->second, frame);
+    }
+
+    void broadcast(const detail::shared_bytes& frame)
+    {
+        std::vector<session_ptr> targets;
+        targets.reserve(online.size());
+        for (auto& kv : online)
+            targets.push_back(kv.second);
+        for (auto& s : targets)
+            enqueue(s, frame);
+    }
+
+    void enqueue(const session_ptr& s, const detail::shared_bytes& frame)
+    {
+        if (!s->machine.accept_send(frame->size(), s->out.bytes(), clock_type::now())) {
+            run(s); // a peer that cannot keep up is being closed
+            return;
+        }
+        s->out.queue().push(frame);
+        flush(s);
+    }
+
+    // ---- ending sessions -----------------------------------------------------
+
+    void close_now(const session_ptr& s)
+    {
+        if (!s->stream_open)
+            return;
+        const auto keep = s; // `s` may be the set's own element
+        keep->stream_open = false;
+        // Count it gone before the peer can see the close.
+        if (sessions.erase(keep) != 0)
+            --session_count;
+        keep->timer.cancel();
+        detail::close_stream(keep->stream);
+        keep->out.abandon();
+    }
+
+    // ---- accepting ------------------------------------------------------------
+
+    template <class Acceptor>
+    static void accept_next(const std::shared_ptr<impl>& self, Acceptor* a)
+    {
+        if (self->stopped)
+            return;
+        self->stop_accepting = [a] {
+            error_code ignored;
+            a->cancel(ignored);
+        };
+        a->async_accept(net::bind_executor(self->strand, [self, a](const error_code& ec, auto socket) {
+            if (self->stopped || ec == net::error::operation_aborted)
+                return;
+            if (!ec) {
+                if constexpr (std::is_same_v<typename Acceptor::protocol_type, net::ip::tcp>) {
+                    // Echoes and last frames are small: never hold them back.
+                    error_code ignored;
+                    socket.set_option(net::ip::tcp::no_delay(true), ignored);
+                }
+                self->start_session(Stream(std::move(socket)));
+                return accept_next(self, a);
+            }
+            // A closed acceptor reports bad_descriptor: the loop ends.
+            if (ec == net::error::bad_descriptor)
+                return;
+            // Transient errors (EMFILE, ENFILE, ENOBUFS, ECONNABORTED) must
+            // not end the loop, nor spin it while they last.
+            self->accept_retry.expires_after(self->opts.accept_retry_pause);
+            self->accept_retry.async_wait([self, a](const error_code& wec) {
+                if (!wec)
+                    accept_next(self, a);
+            });
+        }));
+    }
+
+    // ---- stopping ---------------------------------------------------------------
+
+    void shutdown()
+    {
+        if (stopped)
+            return;
+        stopped = true;
+        table.stop();
+        if (stop_accepting)
+            stop_accepting();
+        accept_retry.cancel();
+        const std::vector<session_ptr> all(sessions.begin(), sessions.end());
+        const auto now = clock_type::now();
+        for (auto& s : all) {
+            // Welcomed peers hear it is deliberate, so they reconnect
+            // elsewhere instead of waiting out their timeout.
+            s->machine.shutdown(now);
+            run(s);
+        }
+        online.clear();
+        table.locked([](registry_type& r) { r.clear(offline_reason::shutdown); });
+        table.deliver();
+        cb_online = nullptr;
+        cb_offline = nullptr;
+        cb_message = nullptr;
+        auth = nullptr;
+    }
+};
+
+} // namespace heartbeat
+
+#endif

@@ -1,0 +1,563 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_SESSION_SERVER_SESSION_HPP
+#define HEARTBEAT_SESSION_SERVER_SESSION_HPP
+
+#include <heartbeat/core/events.hpp>
+#include <heartbeat/session/detail/action_queue.hpp>
+#include <heartbeat/session/error.hpp>
+#include <heartbeat/wire/decoder.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace heartbeat {
+
+/// What a server does when a second connection claims an id that is online.
+enum class duplicate_policy {
+    replace, ///< the old session goes offline (reason replaced) and is closed
+    reject   ///< the newcomer gets ERROR duplicate_id and is closed
+};
+
+/// One thing a server session has decided its driver must do.
+template <class Clock>
+struct server_action {
+    using duration = typename Clock::duration;
+    using time_point = typename Clock::time_point;
+
+    enum class kind : std::uint8_t {
+        idle,         ///< nothing until the next input
+        read,         ///< read more bytes, then `feed` them
+        handshake,    ///< run the transport's handshake (TLS, an upgrade), then `handshake_done`
+        authenticate, ///< check `id` / `credential` / `interval`, then `authenticated`
+        admit,        ///< register `id` at `at`, held to `interval` (`replace`: taking over a live
+                      ///< holder), then `admitted`
+        touch,        ///< the peer showed life at `at`
+        write,        ///< queue `bytes()` (`urgent`: ahead of queued DATA) and flush
+        deliver,      ///< an application message, `bytes()`
+        sample_rtt,   ///< refresh the transport's RTT estimate for this peer
+        release,      ///< take the peer out of the registry with `reason`
+        wait_until,   ///< (re)arm the session's timer for `at`, then `timer_fired`
+        cancel_timer, ///< the timer is no longer needed
+        close_after,  ///< drop queued frames not yet in flight, write `bytes()`, half-close once
+                      ///< flushed and discard input until EOF (or the timer) ends it
+        close         ///< close the transport now; the session is over
+    };
+
+    kind type = kind::idle;
+    bool urgent = false;           ///< write
+    bool replace = false;          ///< admit
+    offline_reason reason{};       ///< release
+    std::optional<error> cause;    ///< close_after, close: why the session ends, if not a normal end
+    time_point at{};               ///< touch, admit, wait_until
+    duration interval{};           ///< authenticate (as announced, zero if none), admit (to hold)
+    std::string_view id;           ///< authenticate, admit
+    std::string_view credential;   ///< authenticate
+    const std::uint8_t* data = nullptr;
+    std::size_t size = 0;
+
+    /// The frame to write or the message to deliver; valid until the
+    /// machine's next step.
+    std::string_view bytes() const noexcept { return {reinterpret_cast<const char*>(data), size}; }
+};
+
+/// The server's side of one connection, as a state machine without I/O.
+///
+/// Bytes and the current time go in (`feed`, `timer_fired`, the verdicts
+/// of the authenticator and the registry); actions come out of `next()`,
+/// one at a time, until it says `idle` or `read`. A driver (the watcher)
+/// carries them out: it reads, writes, arms one timer per session, and
+/// updates the registry. Every rule of the protocol's server side lives
+/// here: the handshake and its deadline, duplicate ids, the frame-rate
+/// limit, echoes, goodbyes, refusals and the linger of a closing session.
+///
+/// The phases: [handshake] -> hello -> authenticating -> admitting ->
+/// online -> closing -> closed. The handshake phase exists only for
+/// transports that have one (TLS); the hello deadline covers it too.
+/// Authentication may complete asynchronously: the machine waits, holding
+/// the rest of the input, and the deadline still runs.
+///
+/// A step allocates nothing: the actions sit in a fixed ring and the
+/// frames the machine writes (echo, welcome, error, goodbye) in a buffer
+/// of its own. Views handed out (`bytes()`, `id`) stay valid until the
+/// next call into the machine.
+template <class Clock = std::chrono::steady_clock>
+class server_session {
+public:
+    using clock_type = Clock;
+    using duration = typename Clock::duration;
+    using time_point = typename Clock::time_point;
+    using action = server_action<Clock>;
+    using kind = typename action::kind;
+
+    struct options {
+        /// A connection must complete the transport handshake (if any) and
+        /// deliver a complete HELLO within this time.
+        duration hello_timeout = std::chrono::seconds(5);
+        /// How long a closing session may take to flush its last frame and
+        /// see the peer's EOF.
+        duration close_timeout = std::chrono::seconds(1);
+        /// The largest frame payload accepted from the peer.
+        std::size_t max_frame = wire::default_max_payload;
+        /// The most bytes queued for the peer; an echo that would exceed it
+        /// ends the session (a peer that beats but never reads).
+        std::size_t max_send_queue = 1024 * 1024;
+        /// Frames per second on average, with bursts of `max_frame_burst`
+        /// (a token bucket refilled on every read); zero disables.
+        std::uint32_t max_frame_rate = 5'000;
+        std::uint32_t max_frame_burst = 5'000;
+        /// How often a beat asks for a fresh RTT sample; zero never.
+        duration rtt_sample_interval = std::chrono::seconds(10);
+        duplicate_policy on_duplicate = duplicate_policy::replace;
+        /// Close the session of a peer the registry timed out.
+        bool close_on_timeout = true;
+        /// The terms: the interval for a peer that announces none, and the
+        /// miss count WELCOME states.
+        duration default_interval = std::chrono::seconds(1);
+        unsigned misses = 3;
+    };
+
+    /// The registry's answer to `admit`.
+    struct admission {
+        enum class outcome : std::uint8_t { admitted, taken, full };
+        outcome result = outcome::admitted;
+        duration held{}; ///< admitted: the interval the peer is held to (clamped)
+    };
+
+    enum class phase : std::uint8_t { handshake, hello, authenticating, admitting, online, closing, closed };
+
+    explicit server_session(const options& o = {}) : opts_(o), decoder_(o.max_frame) {}
+
+    phase state() const noexcept { return phase_; }
+    bool online() const noexcept { return phase_ == phase::online; }
+    bool closed() const noexcept { return phase_ == phase::closed; }
+    /// True while the peer holds a place in the registry.
+    bool registered() const noexcept { return registered_; }
+    /// Frames decoded so far (a counter for metrics).
+    std::uint64_t frames_decoded() const noexcept { return frames_; }
+
+    // ---- inputs ----------------------------------------------------------
+
+    /// The connection is open. With `transport_handshake`, the machine first
+    /// asks for the transport's handshake.
+    void start(time_point now, bool transport_handshake = false)
+    {
+        now_ = now;
+        hello_deadline_ = now + opts_.hello_timeout;
+        push_wait(hello_deadline_);
+        if (transport_handshake) {
+            phase_ = phase::handshake;
+            push(kind::handshake);
+        }
+        else {
+            phase_ = phase::hello;
+        }
+    }
+
+    /// The transport's handshake finished: `ok` false ends the session.
+    void handshake_done(time_point now, bool ok)
+    {
+        now_ = now;
+        if (phase_ != phase::handshake)
+            return;
+        if (!ok)
+            return end_now(std::nullopt, offline_reason::disconnected);
+        phase_ = phase::hello;
+    }
+
+    /// `n` bytes read at `now`; `end_of_stream` if the read also reported
+    /// EOF or an error (the bytes are processed first). `queued` is how many
+    /// bytes wait in the driver's send queue. The bytes must stay put until
+    /// the machine asks to read again.
+    void feed(const std::uint8_t* p, std::size_t n, time_point now, std::size_t queued, bool end_of_stream = false)
+    {
+        now_ = now;
+        reading_ = false;
+        queued_ = queued;
+        eof_ = end_of_stream;
+        in_ = p;
+        in_end_ = p + n;
+        if (n == 0)
+            return;
+        if (phase_ == phase::online)
+            push_touch(now); // every byte is a sign of life, not only beats
+        if (phase_ == phase::hello || phase_ == phase::online)
+            refill_tokens(now);
+    }
+
+    /// A write failed: the transport is gone.
+    void write_failed(time_point now)
+    {
+        now_ = now;
+        transport_ended();
+    }
+
+    /// The timer armed by the last `wait_until` fired at `now`.
+    void timer_fired(time_point now)
+    {
+        now_ = now;
+        // A transport still in its handshake cannot carry an ERROR frame.
+        if (phase_ == phase::handshake && now >= hello_deadline_)
+            return end_now(error::hello_timeout, offline_reason::disconnected);
+        if (awaiting_hello() && now >= hello_deadline_)
+            return fail(error::hello_timeout);
+        if (phase_ == phase::closing && now >= close_deadline_)
+            return end_now(std::nullopt, offline_reason::disconnected);
+    }
+
+    /// Identity supplied by the transport (a WebSocket upgrade) instead of a
+    /// HELLO frame: as if `h` had arrived.
+    void identify(const wire::hello& h, time_point now)
+    {
+        now_ = now;
+        if (phase_ == phase::hello)
+            on_hello(h);
+    }
+
+    /// The authenticator's verdict: none accepts; `bad_id` refuses the id;
+    /// any other error refuses with auth_failed.
+    void authenticated(std::optional<error> verdict, time_point now)
+    {
+        now_ = now;
+        if (phase_ != phase::authenticating)
+            return;
+        if (verdict)
+            return fail(*verdict == error::bad_id ? error::bad_id : error::auth_failed);
+        phase_ = phase::admitting;
+        action a;
+        a.type = kind::admit;
+        a.id = id();
+        a.interval = announced_ > duration::zero() ? announced_ : opts_.default_interval;
+        a.replace = opts_.on_duplicate == duplicate_policy::replace;
+        a.at = now;
+        queue_.push(a);
+    }
+
+    /// The registry's answer to `admit`.
+    void admitted(const admission& r, time_point now)
+    {
+        now_ = now;
+        if (phase_ != phase::admitting)
+            return;
+        if (r.result == admission::outcome::taken)
+            return fail(error::duplicate_id);
+        if (r.result == admission::outcome::full)
+            return fail(error::server_full);
+        registered_ = true;
+        phase_ = phase::online;
+        push(kind::cancel_timer);
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.held).count();
+        wire::welcome w;
+        w.misses = static_cast<std::uint8_t>(std::min(opts_.misses, 255u));
+        w.interval_ms = static_cast<std::uint32_t>(std::clamp<long long>(ms, 1, 0xFFFF'FFFFLL));
+        frame_size_ = wire::encode_welcome(frame_.data(), w);
+        push_write(false);
+    }
+
+    /// The registry reported this peer offline(timeout).
+    void timed_out(time_point now)
+    {
+        now_ = now;
+        if (phase_ != phase::online || !opts_.close_on_timeout)
+            return;
+        // The registry already said offline(timeout): forget the record and
+        // close without a goodbye (the peer is not reading).
+        end_now(std::nullopt, offline_reason::timeout);
+    }
+
+    /// A newer session took this one's id.
+    void replaced(time_point now)
+    {
+        now_ = now;
+        if (phase_ != phase::online)
+            return;
+        release(offline_reason::replaced);
+        frame_size_ = encode_goodbye(wire::goodbye_reason::replaced);
+        close_after(error::replaced);
+    }
+
+    /// The server is stopping: welcomed peers get GOODBYE(shutting_down).
+    void shutdown(time_point now)
+    {
+        now_ = now;
+        if (phase_ == phase::closed)
+            return;
+        if (phase_ != phase::online)
+            return end_now(error::shutting_down, offline_reason::shutdown);
+        release(offline_reason::shutdown);
+        frame_size_ = encode_goodbye(wire::goodbye_reason::shutting_down);
+        close_after(error::shutting_down);
+    }
+
+    /// The application wants to queue a frame of `frame_size` bytes with
+    /// `queued` bytes already waiting. True: queue it. False: the peer is not
+    /// online, or cannot keep up (then the session ends: see next()).
+    bool accept_send(std::size_t frame_size, std::size_t queued, time_point now)
+    {
+        now_ = now;
+        if (phase_ != phase::online)
+            return false;
+        if (queued + frame_size > opts_.max_send_queue) {
+            // A peer that cannot keep up is closed rather than buffered
+            // without bound.
+            fail(error::send_queue_full);
+            return false;
+        }
+        return true;
+    }
+
+    // ---- output ----------------------------------------------------------
+
+    /// The next action. Call until it returns `idle` or `read` (after a
+    /// `read`, the next input is `feed`).
+    action next()
+    {
+        for (;;) {
+            if (!queue_.empty())
+                return queue_.pop();
+            if (phase_ == phase::closed)
+                return action{};
+            if (waiting_for_verdict())
+                return action{}; // the rest of the input waits with us
+            if (in_ != in_end_) {
+                if (phase_ == phase::closing) {
+                    in_ = in_end_; // lingering: read and discard until EOF
+                    continue;
+                }
+                wire::frame_view f{};
+                switch (decoder_.next(in_, in_end_, f)) {
+                case wire::decoder::step::frame:
+                    ++frames_;
+                    on_frame(f);
+                    continue;
+                case wire::decoder::step::failed:
+                    in_ = in_end_;
+                    fail(to_error(decoder_.status()));
+                    continue;
+                case wire::decoder::step::need_more: break;
+                }
+            }
+            if (eof_) {
+                eof_ = false;
+                transport_ended();
+                continue;
+            }
+            if (reading_)
+                return action{};
+            reading_ = true;
+            return make(kind::read);
+        }
+    }
+
+private:
+    bool awaiting_hello() const noexcept
+    {
+        return phase_ == phase::handshake || phase_ == phase::hello || waiting_for_verdict();
+    }
+    bool waiting_for_verdict() const noexcept
+    {
+        return phase_ == phase::authenticating || phase_ == phase::admitting || phase_ == phase::handshake;
+    }
+
+    std::string_view id() const noexcept { return {id_.data(), id_size_}; }
+
+    void on_frame(const wire::frame_view& f)
+    {
+        if (phase_ != phase::hello && phase_ != phase::online)
+            return;
+        if (opts_.max_frame_rate != 0 && (tokens_ -= 1.0) < 0.0)
+            return fail(error::rate_limited);
+        if (phase_ == phase::hello) {
+            if (f.type != wire::frame_type::hello)
+                return fail(error::protocol_error);
+            wire::hello h;
+            const auto st = wire::parse_hello(f, h);
+            if (st != wire::decode_status::ok)
+                return fail(to_error(st));
+            return on_hello(h);
+        }
+        switch (f.type) {
+        case wire::frame_type::beat: return on_beat(f);
+        case wire::frame_type::data: {
+            action a = make(kind::deliver);
+            a.data = f.payload;
+            a.size = f.size;
+            return queue_.push(a);
+        }
+        case wire::frame_type::goodbye: return end_now(std::nullopt, offline_reason::left);
+        default: return fail(error::protocol_error);
+        }
+    }
+
+    void on_hello(const wire::hello& h)
+    {
+        if (h.id.empty() || h.id.size() > id_.size())
+            return fail(error::bad_id);
+        id_size_ = h.id.size();
+        std::copy(h.id.begin(), h.id.end(), id_.begin());
+        announced_ = std::chrono::duration_cast<duration>(std::chrono::milliseconds(h.interval_ms));
+        phase_ = phase::authenticating;
+        action a = make(kind::authenticate);
+        a.id = id();
+        a.credential = h.credential; // in the frame, valid until the verdict
+        a.interval = announced_;
+        queue_.push(a);
+    }
+
+    void on_beat(const wire::frame_view& f)
+    {
+        std::uint32_t seq = 0;
+        if (wire::parse_sequence(f, seq) != wire::decode_status::ok)
+            return fail(error::protocol_error);
+        // A peer that beats but never reads would grow its echo queue
+        // without bound: it is held to the send queue limit.
+        const auto echo = wire::encode_echo(seq);
+        if (queued_ + echo.size() > opts_.max_send_queue)
+            return fail(error::send_queue_full);
+        std::copy(echo.begin(), echo.end(), frame_.begin());
+        frame_size_ = echo.size();
+        queued_ += echo.size();
+        push_write(true);
+        if (opts_.rtt_sample_interval != duration::zero()
+            && (!rtt_sampled_ || now_ - *rtt_sampled_ >= opts_.rtt_sample_interval)) {
+            rtt_sampled_ = now_;
+            push(kind::sample_rtt);
+        }
+    }
+
+    // Refuse or drop the peer: an ERROR frame, then close.
+    void fail(error e)
+    {
+        if (phase_ == phase::closing || phase_ == phase::closed)
+            return;
+        release(e == error::send_queue_full ? offline_reason::disconnected : offline_reason::protocol_error);
+        frame_size_ = wire::encode_error(frame_.data(), to_wire(e), describe(e));
+        close_after(e);
+    }
+
+    // Writes the frame in frame_, then closes (or closes at close_timeout).
+    void close_after(error cause)
+    {
+        phase_ = phase::closing;
+        close_deadline_ = now_ + opts_.close_timeout;
+        push_wait(close_deadline_);
+        action a = make(kind::close_after);
+        a.data = frame_.data();
+        a.size = frame_size_;
+        a.cause = cause;
+        queue_.push(a);
+    }
+
+    void transport_ended()
+    {
+        if (phase_ == phase::closed)
+            return;
+        end_now(std::nullopt, offline_reason::disconnected);
+    }
+
+    void end_now(std::optional<error> cause, offline_reason reason)
+    {
+        if (phase_ == phase::closed)
+            return;
+        release(reason);
+        phase_ = phase::closed;
+        action a = make(kind::close);
+        a.cause = cause;
+        queue_.push(a);
+    }
+
+    void release(offline_reason reason)
+    {
+        if (!registered_)
+            return;
+        registered_ = false;
+        action a = make(kind::release);
+        a.reason = reason;
+        queue_.push(a);
+    }
+
+    // The flood guard's token bucket, refilled once per read.
+    void refill_tokens(time_point now) noexcept
+    {
+        if (opts_.max_frame_rate == 0)
+            return;
+        const double burst = static_cast<double>(opts_.max_frame_burst);
+        if (!refilled_) {
+            tokens_ = burst;
+        }
+        else {
+            const double elapsed = std::chrono::duration<double>(now - *refilled_).count();
+            tokens_ = std::min(burst, tokens_ + elapsed * static_cast<double>(opts_.max_frame_rate));
+        }
+        refilled_ = now;
+    }
+
+    std::size_t encode_goodbye(wire::goodbye_reason r) noexcept
+    {
+        const auto bye = wire::encode_goodbye(r);
+        std::copy(bye.begin(), bye.end(), frame_.begin());
+        return bye.size();
+    }
+
+    action make(kind k) const noexcept
+    {
+        action a;
+        a.type = k;
+        return a;
+    }
+    void push(kind k) noexcept { queue_.push(make(k)); }
+    void push_wait(time_point at) noexcept
+    {
+        action a = make(kind::wait_until);
+        a.at = at;
+        queue_.push(a);
+    }
+    void push_touch(time_point at) noexcept
+    {
+        action a = make(kind::touch);
+        a.at = at;
+        queue_.push(a);
+    }
+    void push_write(bool urgent) noexcept
+    {
+        action a = make(kind::write);
+        a.urgent = urgent;
+        a.data = frame_.data();
+        a.size = frame_size_;
+        queue_.push(a);
+    }
+
+    options opts_;
+    wire::decoder decoder_;
+    detail::action_queue<action> queue_;
+    phase phase_ = phase::hello;
+    bool registered_ = false;
+    bool reading_ = false;
+    bool eof_ = false;
+    const std::uint8_t* in_ = nullptr;
+    const std::uint8_t* in_end_ = nullptr;
+    time_point now_{};
+    time_point hello_deadline_{};
+    time_point close_deadline_{};
+    std::size_t queued_ = 0;
+    std::uint64_t frames_ = 0;
+    std::optional<time_point> rtt_sampled_;
+    std::optional<time_point> refilled_;
+    double tokens_ = 0;
+    duration announced_{};
+    std::array<char, wire::max_id_size> id_{};
+    std::size_t id_size_ = 0;
+    // The one frame the machine writes at a time: ECHO, WELCOME, ERROR or
+    // GOODBYE; the driver copies it before the machine's next step.
+    std::array<std::uint8_t, wire::max_control_frame> frame_{};
+    std::size_t frame_size_ = 0;
+};
+
+} // namespace heartbeat
+
+#endif

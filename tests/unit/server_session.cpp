@@ -1,0 +1,613 @@
+#include <heartbeat/session/server_session.hpp>
+
+#include <heartbeat/testing/manual_clock.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+// The server's protocol rules on virtual time: every instant below is
+// exact. Each test plays the driver: it feeds bytes, answers the
+// authenticator and the registry, and checks the actions that come out.
+
+namespace {
+using namespace std::chrono_literals;
+namespace wire = heartbeat::wire;
+using heartbeat::error;
+using heartbeat::offline_reason;
+using test_clock = heartbeat::testing::basic_manual_clock<struct server_session_tag>;
+using machine = heartbeat::server_session<test_clock>;
+using kind = machine::kind;
+using admission = machine::admission;
+using time_point = test_clock::time_point;
+
+const time_point t0 = time_point(10s);
+
+// An action with its views copied out.
+struct step {
+    kind type;
+    bool urgent = false;
+    bool replace = false;
+    offline_reason reason{};
+    std::optional<error> cause;
+    time_point at{};
+    test_clock::duration interval{};
+    std::string id;
+    std::string credential;
+    std::string bytes;
+};
+
+std::string bytes_of(const std::vector<std::uint8_t>& v) { return {v.begin(), v.end()}; }
+
+std::string hello(std::string_view id, std::uint32_t interval_ms = 0, std::string_view credential = {})
+{
+    std::vector<std::uint8_t> v;
+    wire::append_hello(v, {wire::protocol_version, interval_ms, id, credential});
+    return bytes_of(v);
+}
+std::string beat(std::uint32_t seq)
+{
+    const auto f = wire::encode_beat(seq);
+    return {f.begin(), f.end()};
+}
+std::string echo(std::uint32_t seq)
+{
+    const auto f = wire::encode_echo(seq);
+    return {f.begin(), f.end()};
+}
+std::string goodbye(wire::goodbye_reason r)
+{
+    const auto f = wire::encode_goodbye(r);
+    return {f.begin(), f.end()};
+}
+std::string data_frame(std::string_view payload)
+{
+    std::string f(wire::header_size, '\0');
+    wire::encode_header(reinterpret_cast<std::uint8_t*>(f.data()), wire::frame_type::data, payload.size());
+    return f + std::string(payload);
+}
+std::string welcome(std::uint8_t misses, std::uint32_t interval_ms)
+{
+    std::vector<std::uint8_t> v;
+    wire::append_welcome(v, {wire::protocol_version, misses, interval_ms});
+    return bytes_of(v);
+}
+std::string error_frame(error e)
+{
+    std::vector<std::uint8_t> v;
+    wire::append_error(v, heartbeat::to_wire(e), heartbeat::describe(e));
+    return bytes_of(v);
+}
+
+// The driver's side, scripted: verdicts and admissions are answered at
+// once unless the test holds them.
+struct driver {
+    machine m;
+    std::optional<error> verdict;
+    bool hold_verdict = false;
+    admission::outcome admit = admission::outcome::admitted;
+    test_clock::duration held = 1s;
+    std::size_t queued = 0;
+    std::string input; // kept alive while the machine reads it
+
+    explicit driver(machine::options o = {}) : m(o) {}
+
+    // Takes actions until the machine waits.
+    std::vector<step> drain()
+    {
+        std::vector<step> out;
+        for (;;) {
+            const auto a = m.next();
+            if (a.type == kind::idle)
+                return out;
+            step s{a.type, a.urgent, a.replace, a.reason, a.cause, a.at, a.interval,
+                   std::string(a.id), std::string(a.credential), std::string(a.bytes())};
+            out.push_back(s);
+            if (a.type == kind::read)
+                return out;
+            if (a.type == kind::authenticate && !hold_verdict)
+                m.authenticated(verdict, test_clock::now());
+            if (a.type == kind::admit)
+                m.admitted({admit, admit == admission::outcome::admitted ? held : test_clock::duration{}},
+                           test_clock::now());
+        }
+    }
+
+    std::vector<step> feed(std::string bytes, bool eof = false)
+    {
+        input = std::move(bytes);
+        m.feed(reinterpret_cast<const std::uint8_t*>(input.data()), input.size(), test_clock::now(), queued, eof);
+        return drain();
+    }
+
+    std::vector<step> timer() { m.timer_fired(test_clock::now()); return drain(); }
+
+    // Starts at t0 and completes a HELLO for `id`.
+    void welcome_peer(std::string_view id = "peer")
+    {
+        test_clock::reset();
+        test_clock::advance_to(t0);
+        m.start(test_clock::now());
+        drain();
+        feed(hello(id, 1000));
+        REQUIRE(m.online());
+    }
+};
+
+std::vector<kind> kinds(const std::vector<step>& steps)
+{
+    std::vector<kind> k;
+    for (const auto& s : steps)
+        k.push_back(s.type);
+    return k;
+}
+
+// The refusal every rule ends with: arm the linger, write ERROR, close
+// after flushing.
+void check_refusal(std::vector<step> steps, error e, bool was_registered)
+{
+    // A refusal decided while reading reads on: the linger drains input.
+    if (!steps.empty() && steps.back().type == kind::read)
+        steps.pop_back();
+    std::vector<kind> want;
+    if (was_registered)
+        want.push_back(kind::release);
+    want.insert(want.end(), {kind::wait_until, kind::close_after});
+    REQUIRE(kinds(steps) == want);
+    const auto& last = steps.back();
+    CHECK(last.bytes == error_frame(e));
+    CHECK(last.cause == e);
+    CHECK(steps[steps.size() - 2].at == test_clock::now() + 1s); // close_timeout
+}
+} // namespace
+
+TEST_CASE("server_session: HELLO, authenticator, admission, WELCOME", "[server_session]")
+{
+    test_clock::reset();
+    test_clock::advance_to(t0);
+    driver d;
+    d.m.start(t0);
+    auto s = d.drain();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::wait_until, kind::read});
+    CHECK(s[0].at == t0 + 5s); // hello_timeout
+
+    test_clock::advance(30ms);
+    d.held = 250ms;
+    s = d.feed(hello("sensor-1", 200, "secret"));
+    REQUIRE(kinds(s) == std::vector<kind>{kind::authenticate, kind::admit, kind::cancel_timer, kind::write, kind::read});
+    CHECK(s[0].id == "sensor-1");
+    CHECK(s[0].credential == "secret");
+    CHECK(s[0].interval == 200ms);
+    CHECK(s[1].id == "sensor-1");
+    CHECK(s[1].interval == 200ms);
+    CHECK(s[1].replace); // duplicate_policy::replace by default
+    CHECK(s[1].at == t0 + 30ms);
+    CHECK(s[3].bytes == welcome(3, 250)); // the interval the registry held it to
+    CHECK_FALSE(s[3].urgent);
+    CHECK(d.m.online());
+    CHECK(d.m.registered());
+}
+
+TEST_CASE("server_session: a peer that announces no interval gets the default", "[server_session]")
+{
+    machine::options o;
+    o.default_interval = 700ms;
+    o.misses = 4;
+    driver d(o);
+    test_clock::reset();
+    d.m.start(test_clock::now());
+    d.drain();
+    d.held = 700ms;
+    const auto s = d.feed(hello("p", 0));
+    CHECK(s[1].interval == 700ms);
+    CHECK(s[3].bytes == welcome(4, 700));
+}
+
+TEST_CASE("server_session: WELCOME's terms are clamped to what the wire carries", "[server_session]")
+{
+    machine::options o;
+    o.misses = 1000;
+    driver d(o);
+    test_clock::reset();
+    d.m.start(test_clock::now());
+    d.drain();
+    d.held = 100us; // under a millisecond still says 1 ms, never 0
+    const auto s = d.feed(hello("p", 1));
+    CHECK(s[3].bytes == welcome(255, 1));
+}
+
+TEST_CASE("server_session: the hello timeout fires at exactly hello_timeout", "[server_session]")
+{
+    test_clock::reset();
+    driver d;
+    d.m.start(test_clock::now());
+    d.drain();
+    d.feed(hello("p").substr(0, 5)); // a HELLO that never completes
+    test_clock::advance(5s - 1ns);
+    CHECK(d.timer().empty());
+    test_clock::advance(1ns);
+    check_refusal(d.timer(), error::hello_timeout, false);
+    // The linger: bytes are discarded, then the close deadline closes.
+    CHECK(kinds(d.feed(hello("p"))) == std::vector<kind>{kind::read});
+    test_clock::advance(1s - 1ns);
+    CHECK(d.timer().empty());
+    test_clock::advance(1ns);
+    const auto s = d.timer();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::close});
+    CHECK(d.m.closed());
+}
+
+TEST_CASE("server_session: half-close then EOF ends the linger", "[server_session]")
+{
+    test_clock::reset();
+    driver d;
+    d.m.start(test_clock::now());
+    d.drain();
+    check_refusal(d.feed(beat(1)), error::protocol_error, false);
+    CHECK(kinds(d.feed("", true)) == std::vector<kind>{kind::close});
+    CHECK(d.m.closed());
+    CHECK(d.m.next().type == kind::idle);
+}
+
+TEST_CASE("server_session: hostile first frames get their own error", "[server_session]")
+{
+    auto refused = [](std::string first) {
+        test_clock::reset();
+        machine::options o;
+        o.max_frame = 1024;
+        driver d(o);
+        d.m.start(test_clock::now());
+        d.drain();
+        return d.feed(std::move(first));
+    };
+    SECTION("not a HELLO") { check_refusal(refused(beat(1)), error::protocol_error, false); }
+    SECTION("garbage type byte") { check_refusal(refused(std::string("\x42\x00\x00\x00", 4)), error::unknown_frame_type, false); }
+    SECTION("bad magic")
+    {
+        auto h = hello("p");
+        h[4] = 'X';
+        check_refusal(refused(h), error::bad_magic, false);
+    }
+    SECTION("another version")
+    {
+        auto h = hello("p");
+        h[6] = 9;
+        check_refusal(refused(h), error::unsupported_version, false);
+    }
+    SECTION("a frame over the limit is refused at its header")
+    {
+        std::string header(4, '\0');
+        wire::encode_header(reinterpret_cast<std::uint8_t*>(header.data()), wire::frame_type::data, 1025);
+        check_refusal(refused(header), error::frame_too_large, false);
+    }
+    SECTION("a BEAT claiming a megabyte")
+    {
+        std::string header(4, '\0');
+        wire::encode_header(reinterpret_cast<std::uint8_t*>(header.data()), wire::frame_type::beat, 1000);
+        check_refusal(refused(header), error::protocol_error, false);
+    }
+    SECTION("an empty id") { check_refusal(refused(hello("")), error::bad_id, false); }
+}
+
+TEST_CASE("server_session: the authenticator's verdicts", "[server_session]")
+{
+    test_clock::reset();
+    driver d;
+    d.m.start(test_clock::now());
+    d.drain();
+    SECTION("any error refuses with auth_failed")
+    {
+        d.verdict = error::rejected;
+        const auto s = d.feed(hello("p"));
+        REQUIRE(s.front().type == kind::authenticate);
+        check_refusal({s.begin() + 1, s.end()}, error::auth_failed, false);
+    }
+    SECTION("bad_id stays bad_id")
+    {
+        d.verdict = error::bad_id;
+        const auto s = d.feed(hello("p"));
+        check_refusal({s.begin() + 1, s.end()}, error::bad_id, false);
+    }
+}
+
+TEST_CASE("server_session: an asynchronous authenticator holds the input and the deadline", "[server_session]")
+{
+    test_clock::reset();
+    driver d;
+    d.hold_verdict = true;
+    d.m.start(test_clock::now());
+    d.drain();
+    // HELLO and a BEAT in one read: the BEAT waits for the verdict.
+    auto s = d.feed(hello("p") + beat(1));
+    REQUIRE(kinds(s) == std::vector<kind>{kind::authenticate});
+    CHECK(d.m.state() == machine::phase::authenticating);
+    CHECK(d.drain().empty()); // no read while the verdict is out
+
+    SECTION("the verdict comes: admitted, then the held BEAT is echoed")
+    {
+        test_clock::advance(2s);
+        d.m.authenticated(std::nullopt, test_clock::now());
+        s = d.drain();
+        REQUIRE(kinds(s) == std::vector<kind>{kind::admit, kind::cancel_timer, kind::write, kind::write,
+                                              kind::sample_rtt, kind::read});
+        CHECK(s[0].at == time_point(2s));
+        CHECK(s[3].bytes == echo(1));
+    }
+    SECTION("it does not come within hello_timeout")
+    {
+        test_clock::advance(5s);
+        check_refusal(d.timer(), error::hello_timeout, false);
+        d.m.authenticated(std::nullopt, test_clock::now()); // too late: ignored
+        CHECK(d.drain().empty());
+    }
+}
+
+TEST_CASE("server_session: duplicate ids follow the policy", "[server_session]")
+{
+    SECTION("replace asks to take over; reject asks only for a free id")
+    {
+        for (auto policy : {heartbeat::duplicate_policy::replace, heartbeat::duplicate_policy::reject}) {
+            machine::options o;
+            o.on_duplicate = policy;
+            driver d(o);
+            test_clock::reset();
+            d.m.start(test_clock::now());
+            d.drain();
+            const auto s = d.feed(hello("p"));
+            CHECK(s[1].replace == (policy == heartbeat::duplicate_policy::replace));
+        }
+    }
+    SECTION("an id that is taken is refused with duplicate_id")
+    {
+        driver d;
+        test_clock::reset();
+        d.admit = admission::outcome::taken;
+        d.m.start(test_clock::now());
+        d.drain();
+        const auto s = d.feed(hello("p"));
+        check_refusal({s.begin() + 2, s.end()}, error::duplicate_id, false);
+    }
+    SECTION("a full registry refuses with server_full")
+    {
+        driver d;
+        test_clock::reset();
+        d.admit = admission::outcome::full;
+        d.m.start(test_clock::now());
+        d.drain();
+        const auto s = d.feed(hello("p"));
+        check_refusal({s.begin() + 2, s.end()}, error::server_full, false);
+    }
+    SECTION("the replaced session says goodbye and lingers")
+    {
+        driver d;
+        d.welcome_peer();
+        d.m.replaced(test_clock::now());
+        const auto s = d.drain();
+        REQUIRE(kinds(s) == std::vector<kind>{kind::release, kind::wait_until, kind::close_after});
+        CHECK(s[0].reason == offline_reason::replaced);
+        CHECK(s[2].bytes == goodbye(wire::goodbye_reason::replaced));
+        CHECK_FALSE(d.m.registered());
+    }
+}
+
+TEST_CASE("server_session: beats are echoed urgently and every byte is life", "[server_session]")
+{
+    driver d;
+    d.welcome_peer();
+    test_clock::advance(1s);
+    auto s = d.feed(beat(7));
+    REQUIRE(kinds(s) == std::vector<kind>{kind::touch, kind::write, kind::sample_rtt, kind::read});
+    CHECK(s[0].at == test_clock::now());
+    CHECK(s[1].bytes == echo(7));
+    CHECK(s[1].urgent);
+    // Half a DATA frame is still a sign of life.
+    test_clock::advance(1s);
+    s = d.feed(data_frame("hello").substr(0, 6));
+    REQUIRE(kinds(s) == std::vector<kind>{kind::touch, kind::read});
+    s = d.feed(data_frame("hello").substr(6));
+    REQUIRE(kinds(s) == std::vector<kind>{kind::touch, kind::deliver, kind::read});
+    CHECK(s[1].bytes == "hello");
+}
+
+TEST_CASE("server_session: RTT samples at most every rtt_sample_interval", "[server_session]")
+{
+    machine::options o;
+    o.rtt_sample_interval = 10s;
+    driver d(o);
+    d.welcome_peer();
+    auto samples = [&] {
+        const auto s = d.feed(beat(1));
+        return std::count_if(s.begin(), s.end(), [](const step& x) { return x.type == kind::sample_rtt; });
+    };
+    CHECK(samples() == 1);
+    test_clock::advance(10s - 1ns);
+    CHECK(samples() == 0);
+    test_clock::advance(1ns);
+    CHECK(samples() == 1);
+}
+
+TEST_CASE("server_session: the frame-rate limit's budget, to the frame", "[server_session]")
+{
+    machine::options o;
+    o.max_frame_rate = 10;
+    o.max_frame_burst = 5;
+    driver d(o);
+    d.welcome_peer(); // the HELLO took one token: 4 left
+    std::string four;
+    for (std::uint32_t i = 1; i <= 4; ++i)
+        four += beat(i);
+    auto s = d.feed(four);
+    CHECK(std::count_if(s.begin(), s.end(), [](const step& x) { return x.type == kind::write; }) == 4);
+    // 100 ms refill one token at 10 per second: one more beat, then the next is over budget.
+    test_clock::advance(100ms);
+    s = d.feed(beat(5) + beat(6));
+    REQUIRE(kinds(s) == std::vector<kind>{kind::touch, kind::write, kind::release, kind::wait_until,
+                                          kind::close_after, kind::read});
+    CHECK(s[2].reason == offline_reason::protocol_error);
+    CHECK(s[4].bytes == error_frame(error::rate_limited));
+}
+
+TEST_CASE("server_session: a peer that beats but never reads is held to the send queue", "[server_session]")
+{
+    machine::options o;
+    o.max_send_queue = 100;
+    driver d(o);
+    d.welcome_peer();
+    d.queued = 92;
+    auto s = d.feed(beat(1));
+    CHECK(s[1].type == kind::write); // 92 + 8 fits exactly
+    d.queued = 93;
+    s = d.feed(beat(2));
+    REQUIRE(s.size() == 5);
+    CHECK(s[1].reason == offline_reason::disconnected);
+    CHECK(s[3].bytes == error_frame(error::send_queue_full));
+}
+
+TEST_CASE("server_session: application sends are held to the send queue", "[server_session]")
+{
+    machine::options o;
+    o.max_send_queue = 100;
+    driver d(o);
+    CHECK_FALSE(d.m.accept_send(10, 0, test_clock::now())); // not online yet
+    d.welcome_peer();
+    CHECK(d.m.accept_send(60, 40, test_clock::now()));
+    CHECK_FALSE(d.m.accept_send(61, 40, test_clock::now()));
+    const auto s = d.drain();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::release, kind::wait_until, kind::close_after});
+    CHECK(s[0].reason == offline_reason::disconnected);
+}
+
+TEST_CASE("server_session: GOODBYE, EOF and frames out of place", "[server_session]")
+{
+    driver d;
+    d.welcome_peer();
+    SECTION("GOODBYE: left, closed at once; what follows is ignored")
+    {
+        const auto s = d.feed(goodbye(wire::goodbye_reason::normal) + beat(1));
+        REQUIRE(kinds(s) == std::vector<kind>{kind::touch, kind::release, kind::close});
+        CHECK(s[1].reason == offline_reason::left);
+        CHECK_FALSE(s[2].cause);
+    }
+    SECTION("EOF after a last beat: the beat is answered first")
+    {
+        const auto s = d.feed(beat(1), true);
+        REQUIRE(kinds(s) == std::vector<kind>{kind::touch, kind::write, kind::sample_rtt, kind::release,
+                                              kind::close});
+        CHECK(s[3].reason == offline_reason::disconnected);
+    }
+    SECTION("a write that fails is a disconnect")
+    {
+        d.m.write_failed(test_clock::now());
+        const auto s = d.drain();
+        REQUIRE(kinds(s) == std::vector<kind>{kind::release, kind::close});
+        CHECK(s[0].reason == offline_reason::disconnected);
+    }
+    SECTION("a second HELLO")
+    {
+        const auto s = d.feed(hello("p"));
+        CHECK(s[1].type == kind::release);
+        CHECK(s[1].reason == offline_reason::protocol_error);
+        check_refusal({s.begin() + 1, s.end()}, error::protocol_error, true);
+    }
+    SECTION("a frame only servers send")
+    {
+        const auto s = d.feed(welcome(3, 1000));
+        check_refusal({s.begin() + 1, s.end()}, error::protocol_error, true);
+    }
+    SECTION("a BEAT with the wrong length")
+    {
+        std::string f(4, '\0');
+        wire::encode_header(reinterpret_cast<std::uint8_t*>(f.data()), wire::frame_type::beat, 3);
+        const auto s = d.feed(f + "abc");
+        check_refusal({s.begin() + 1, s.end()}, error::protocol_error, true);
+    }
+}
+
+TEST_CASE("server_session: a timed-out peer is closed, or kept if asked", "[server_session]")
+{
+    SECTION("close_on_timeout (the default)")
+    {
+        driver d;
+        d.welcome_peer();
+        d.m.timed_out(test_clock::now());
+        const auto s = d.drain();
+        REQUIRE(kinds(s) == std::vector<kind>{kind::release, kind::close});
+        CHECK(s[0].reason == offline_reason::timeout);
+    }
+    SECTION("close_on_timeout = false: the session stays and its bytes touch again")
+    {
+        machine::options o;
+        o.close_on_timeout = false;
+        driver d(o);
+        d.welcome_peer();
+        d.m.timed_out(test_clock::now());
+        CHECK(d.drain().empty());
+        CHECK(kinds(d.feed(beat(1))).front() == kind::touch);
+    }
+}
+
+TEST_CASE("server_session: shutdown", "[server_session]")
+{
+    SECTION("a welcomed peer hears GOODBYE(shutting_down)")
+    {
+        driver d;
+        d.welcome_peer();
+        d.m.shutdown(test_clock::now());
+        const auto s = d.drain();
+        REQUIRE(kinds(s) == std::vector<kind>{kind::release, kind::wait_until, kind::close_after});
+        CHECK(s[0].reason == offline_reason::shutdown);
+        CHECK(s[2].bytes == goodbye(wire::goodbye_reason::shutting_down));
+    }
+    SECTION("a peer still in the handshake is closed")
+    {
+        driver d;
+        test_clock::reset();
+        d.m.start(test_clock::now());
+        d.drain();
+        d.m.shutdown(test_clock::now());
+        CHECK(kinds(d.drain()) == std::vector<kind>{kind::close});
+    }
+}
+
+TEST_CASE("server_session: a transport handshake comes first, within the hello timeout", "[server_session]")
+{
+    test_clock::reset();
+    driver d;
+    d.m.start(test_clock::now(), true);
+    auto s = d.drain();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::wait_until, kind::handshake});
+    CHECK(d.drain().empty()); // no read before the handshake
+    SECTION("done: the HELLO is read next")
+    {
+        d.m.handshake_done(test_clock::now(), true);
+        CHECK(kinds(d.drain()) == std::vector<kind>{kind::read});
+    }
+    SECTION("failed: closed without a frame")
+    {
+        d.m.handshake_done(test_clock::now(), false);
+        CHECK(kinds(d.drain()) == std::vector<kind>{kind::close});
+    }
+    SECTION("never finished: closed at the hello deadline, without a frame")
+    {
+        test_clock::advance(5s);
+        s = d.timer();
+        REQUIRE(kinds(s) == std::vector<kind>{kind::close});
+        CHECK(s[0].cause == error::hello_timeout);
+    }
+}
+
+TEST_CASE("server_session: identity from the transport instead of HELLO", "[server_session]")
+{
+    test_clock::reset();
+    driver d;
+    d.m.start(test_clock::now());
+    d.drain();
+    d.m.identify({wire::protocol_version, 500, "from-upgrade", "cookie"}, test_clock::now());
+    const auto s = d.drain();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::authenticate, kind::admit, kind::cancel_timer, kind::write});
+    CHECK(s[0].id == "from-upgrade");
+    CHECK(s[0].credential == "cookie");
+    CHECK(d.m.online());
+}
