@@ -65,8 +65,9 @@ int main(int argc, char** argv)
     go.redis.command_timeout = std::min(go.lease_ttl, milliseconds(2000));
     heartbeat::redis::gateway gateway(io, go);
 
-    // The gateway takes the watcher's on_event slot; on_online/on_offline
-    // stay free for the application (here: a log line).
+    // The gateway observes the watcher (watcher::subscribe): on_event,
+    // on_online and on_offline stay free for the application (here: a log
+    // line).
     gateway.attach(watcher);
     watcher.on_online([&](const std::string& id) { std::printf("%s: online %s\n", name.c_str(), id.c_str()); });
     watcher.on_offline([&](const std::string& id, heartbeat::offline_reason why) {

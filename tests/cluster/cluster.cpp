@@ -9,6 +9,7 @@
 #include "redis_server.hpp"
 
 #include <heartbeat/redis.hpp>
+#include <heartbeat/watcher.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -908,3 +909,46 @@ TEST_CASE("directory queries with use_awaitable", "[cluster]")
     CHECK(a.count == 1);
 }
 #endif
+
+TEST_CASE("a gateway attached to a watcher is one of its observers: the application's on_event sees every "
+          "transition too",
+          "[cluster]")
+{
+    if (!have_redis())
+        return;
+    redis_server redis;
+    observer obs(redis.port());
+    auto& g = obs.add_gateway("W", redis.port());
+
+    using tcp = net::ip::tcp;
+    heartbeat::watcher<tcp::socket>::options wo;
+    wo.detection.interval = 100ms;
+    heartbeat::watcher<tcp::socket> w(obs.io(), wo);
+    std::mutex mu;
+    std::vector<std::string> seen; // the application's own view
+    w.on_event([&](const heartbeat::watcher<tcp::socket>::event_type& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        seen.push_back(std::string(to_string(e.kind)) + " " + e.key);
+    });
+    g.attach(w);
+    tcp::acceptor acceptor(obs.io(), {net::ip::make_address("127.0.0.1"), 0});
+    w.accept_from(acceptor);
+
+    auto client = std::make_unique<child_process>(std::vector<std::string>{
+        peer_program, "clients", "--port", std::to_string(acceptor.local_endpoint().port()), "--id", "u",
+        "--count", "1", "--interval-ms", "100"});
+    const auto online = obs.log.wait(kind::online, "u");
+    REQUIRE(online);
+    CHECK(online->gateway == "W");
+    client->signal(SIGTERM); // GOODBYE
+    const auto offline = obs.log.wait(kind::offline, "u");
+    REQUIRE(offline);
+    CHECK(offline->reason == hr::cluster_reason::left);
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        CHECK(seen == std::vector<std::string>{"online u", "offline u"});
+    }
+    client.reset();
+    w.stop();
+    acceptor.close();
+}

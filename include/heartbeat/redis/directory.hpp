@@ -12,257 +12,144 @@
 // and complete with not_connected while Redis is unreachable. Events are
 // Redis pub/sub: at most once, and none while the subscription is down;
 // on_connection(true) after a loss is the cue to query again.
+//
+// This header is the interface; redis/impl/directory.hpp holds the
+// connections, the subscription and the parsing of replies.
 
-#include <heartbeat/detail/erased_handler.hpp>
-#include <heartbeat/redis/detail/connection.hpp>
+#include <heartbeat/detail/config.hpp>
 #include <heartbeat/redis/types.hpp>
 
-#include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace heartbeat::redis {
 
-class directory {
+/// A directory's settings.
+struct directory_options {
+    redis_options redis;
+    /// A PING this often keeps the command_timeout watchdog honest while no
+    /// query is running, so a dead Redis is noticed (and the event
+    /// subscription remade) even when idle.
+    std::chrono::milliseconds health_interval{1000};
+};
+
+/// The cluster's presence, read from Redis. `directory` is this on
+/// `net::any_io_executor`; another `Executor` (say,
+/// `net::use_awaitable_t<>::executor_with_default<net::any_io_executor>`)
+/// gives the queries that executor's default completion token.
+///
+/// Every query completes with `error_code` first: `not_connected` while
+/// Redis is unreachable, `timed_out` or `connection_aborted` if the
+/// connection failed before the reply, `operation_aborted` after stop(),
+/// `operation_not_supported` for an error reply, `invalid_argument` for a
+/// reply of the wrong shape. Handlers run through their associated
+/// executor, never inside the call that started them.
+///
+/// @par Cancellation
+/// None per query (a Redis command cannot be taken back). A query is
+/// bounded by `redis.command_timeout`; stop() completes the pending ones
+/// with operation_aborted.
+///
+/// @par Thread safety
+/// Every public function may be called from any thread. The directory's
+/// work, every Redis call and every callback run on its strand
+/// (`get_executor()`), one at a time.
+template <class Executor = net::any_io_executor>
+class basic_directory {
 public:
-    using executor_type = net::strand<net::any_io_executor>;
+    using options = directory_options;
+    using executor_type = net::strand<Executor>;
+    /// What a query completes with when given no token.
+    using default_token = net::default_completion_token_t<Executor>;
+    using snapshot_type = std::vector<std::pair<std::string, location>>;
 
-    struct options {
-        redis_options redis;
-        /// A PING this often keeps the command_timeout watchdog honest while
-        /// no query is running, so a dead Redis is noticed (and the event
-        /// subscription remade) even when idle.
-        std::chrono::milliseconds health_interval{1000};
-    };
-
-    directory(const net::any_io_executor& ex, options opts)
-        : impl_(std::make_shared<impl>(executor_type(ex), std::move(opts)))
-    {
-    }
+    basic_directory(const Executor& ex, options opts);
 
     template <class ExecutionContext,
               class = std::enable_if_t<std::is_convertible_v<ExecutionContext&, net::execution_context&>>>
-    directory(ExecutionContext& ctx, options opts) : directory(net::any_io_executor(ctx.get_executor()), std::move(opts))
+    basic_directory(ExecutionContext& ctx, options opts)
+        : basic_directory(Executor(ctx.get_executor()), std::move(opts))
     {
     }
 
-    directory(const directory&) = delete;
-    directory& operator=(const directory&) = delete;
+    basic_directory(const basic_directory&) = delete;
+    basic_directory& operator=(const basic_directory&) = delete;
 
-    ~directory() { stop(); }
+    /// Stops (see stop()).
+    ~basic_directory();
 
-    /// Every cluster event. Set before start(): the subscription (a second
-    /// Redis connection) is made only if this is set.
-    void on_event(std::function<void(const cluster_event&)> f) { impl_->cb_event = std::move(f); }
+    /// Every cluster event, on the strand. The event subscription (a second
+    /// Redis connection) exists only while a handler is set: setting one
+    /// after start() subscribes then, and only events published from then
+    /// on arrive. An empty function unsets it (the subscription stays).
+    /// @par Thread safety
+    /// Any thread, any time; takes effect on the strand, in call order.
+    void on_event(std::function<void(const cluster_event&)> f);
 
-    /// Connection changes (true: connected and, if on_event was set,
-    /// subscribed). Set before start().
-    void on_connection(std::function<void(bool)> f) { impl_->cb_connection = std::move(f); }
+    /// Connection changes, on the strand: true once connected (and, with an
+    /// event handler, subscribed), false on a loss.
+    /// @par Thread safety
+    /// Any thread, any time; takes effect on the strand, in call order.
+    void on_connection(std::function<void(bool)> f);
 
-    void start()
-    {
-        net::post(impl_->ex, [i = impl_] { i->start(); });
-    }
+    /// Connects and keeps connecting. A second call does nothing.
+    void start();
 
-    void stop()
-    {
-        net::post(impl_->ex, [i = impl_] { i->stop(); });
-    }
+    /// Disconnects for good: pending queries complete with
+    /// operation_aborted, later ones with not_connected; no callback runs
+    /// after it has been carried out on the strand.
+    void stop();
 
-    bool connected() const noexcept { return impl_->up.load(); }
+    /// Connected now (and subscribed, with an event handler). Any thread.
+    bool connected() const noexcept;
 
-    /// void(error_code, bool)
-    template <class CompletionToken>
-    auto async_is_online(std::string peer, CompletionToken&& token)
-    {
-        return query<bool>(
-            {"HEXISTS", detail::key(impl_->opts.redis, "presence"), std::move(peer)},
-            [](const detail::reply& r) -> std::optional<bool> {
-                if (r.type != detail::reply::kind::integer)
-                    return std::nullopt;
-                return r.integer == 1;
-            },
-            std::forward<CompletionToken>(token));
-    }
+    /// Is `peer` online on any gateway?
+    /// Completion signature: `void(error_code, bool)`.
+    template <class CompletionToken = default_token>
+    auto async_is_online(std::string peer, CompletionToken&& token = default_token{});
 
-    /// void(error_code, std::optional<location>): empty when offline.
-    template <class CompletionToken>
-    auto async_locate(std::string peer, CompletionToken&& token)
-    {
-        return query<std::optional<location>>(
-            {"HGET", detail::key(impl_->opts.redis, "presence"), std::move(peer)},
-            [](const detail::reply& r) -> std::optional<std::optional<location>> {
-                if (r.type == detail::reply::kind::nil)
-                    return std::optional<location>{};
-                if (r.type != detail::reply::kind::string)
-                    return std::nullopt;
-                auto loc = detail::parse_location(r.str);
-                if (!loc)
-                    return std::nullopt;
-                return loc;
-            },
-            std::forward<CompletionToken>(token));
-    }
+    /// Where `peer` is online.
+    /// Completion signature: `void(error_code, std::optional<location>)`,
+    /// empty when offline everywhere.
+    template <class CompletionToken = default_token>
+    auto async_locate(std::string peer, CompletionToken&& token = default_token{});
 
-    /// void(error_code, std::size_t): peers online anywhere.
-    template <class CompletionToken>
-    auto async_online_count(CompletionToken&& token)
-    {
-        return query<std::size_t>(
-            {"HLEN", detail::key(impl_->opts.redis, "presence")},
-            [](const detail::reply& r) -> std::optional<std::size_t> {
-                if (r.type != detail::reply::kind::integer || r.integer < 0)
-                    return std::nullopt;
-                return static_cast<std::size_t>(r.integer);
-            },
-            std::forward<CompletionToken>(token));
-    }
+    /// How many peers are online anywhere.
+    /// Completion signature: `void(error_code, std::size_t)`.
+    template <class CompletionToken = default_token>
+    auto async_online_count(CompletionToken&& token = default_token{});
 
-    /// void(error_code, std::vector<std::pair<std::string, location>>):
-    /// every online peer, in no order. One HGETALL: for tools and tests,
-    /// not for a hot path on a large cluster.
-    template <class CompletionToken>
-    auto async_snapshot(CompletionToken&& token)
-    {
-        using entries = std::vector<std::pair<std::string, location>>;
-        return query<entries>(
-            {"HGETALL", detail::key(impl_->opts.redis, "presence")},
-            [](const detail::reply& r) -> std::optional<entries> {
-                if (r.type != detail::reply::kind::array || r.elements.size() % 2 != 0)
-                    return std::nullopt;
-                entries out;
-                out.reserve(r.elements.size() / 2);
-                for (std::size_t i = 0; i < r.elements.size(); i += 2) {
-                    auto loc = detail::parse_location(r.elements[i + 1].str);
-                    if (!loc)
-                        return std::nullopt;
-                    out.emplace_back(r.elements[i].str, std::move(*loc));
-                }
-                return out;
-            },
-            std::forward<CompletionToken>(token));
-    }
+    /// Every online peer and where, in no order. One HGETALL: for tools and
+    /// tests, not for a hot path on a large cluster.
+    /// Completion signature: `void(error_code, snapshot_type)`.
+    template <class CompletionToken = default_token>
+    auto async_snapshot(CompletionToken&& token = default_token{});
 
-    executor_type get_executor() const noexcept { return impl_->ex; }
+    executor_type get_executor() const noexcept;
 
 private:
-    struct impl : std::enable_shared_from_this<impl> {
-        using connection = detail::connection<executor_type>;
+    struct impl;
+    template <class T>
+    struct query_initiation;
 
-        impl(executor_type e, options o)
-            : ex(std::move(e)), opts(std::move(o)), commands(std::make_shared<connection>(ex, opts.redis)),
-              health(ex)
-        {
-        }
-
-        void start()
-        {
-            if (started)
-                return;
-            started = true;
-            commands->on_up = [this] { changed(); };
-            commands->on_down = [this] {
-                // The subscriber shares the server: remake it too, so no
-                // silently dead subscription outlives a failure.
-                if (events) {
-                    events->stop();
-                    events->start();
-                }
-                changed();
-            };
-            commands->start();
-            if (cb_event) {
-                events = std::make_shared<connection>(ex, opts.redis);
-                events->on_up = [this] { changed(); };
-                events->on_down = [this] { changed(); };
-                events->subscribe(detail::key(opts.redis, "events"), [this](std::string_view m) {
-                    if (auto e = detail::parse_event(m))
-                        cb_event(*e);
-                });
-                events->start();
-            }
-            arm_health();
-        }
-
-        void stop()
-        {
-            if (!started || stopped)
-                return;
-            stopped = true;
-            health.cancel();
-            for (auto* c : {&commands, &events})
-                if (*c) {
-                    (*c)->on_up = nullptr;
-                    (*c)->on_down = nullptr;
-                    (*c)->stop();
-                }
-            changed();
-        }
-
-        void changed()
-        {
-            const bool now_up = !stopped && commands->connected() && (!events || events->connected());
-            if (now_up == up.load())
-                return;
-            up = now_up;
-            if (cb_connection)
-                cb_connection(now_up);
-        }
-
-        void arm_health()
-        {
-            health.expires_after(opts.health_interval);
-            health.async_wait([self = this->shared_from_this()](const error_code& ec) {
-                if (ec || self->stopped)
-                    return;
-                if (self->commands->connected())
-                    self->commands->command({"PING"}, [](error_code, detail::reply) {});
-                self->arm_health();
-            });
-        }
-
-        executor_type ex;
-        options opts;
-        std::shared_ptr<connection> commands;
-        std::shared_ptr<connection> events;
-        net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>,
-                                  executor_type>
-            health;
-        std::function<void(const cluster_event&)> cb_event;
-        std::function<void(bool)> cb_connection;
-        bool started = false;
-        bool stopped = false;
-        std::atomic<bool> up{false};
-    };
-
-    // Runs one command on the strand and completes with `parse(reply)`.
     template <class T, class Parse, class CompletionToken>
-    auto query(std::vector<std::string> command, Parse parse, CompletionToken&& token)
-    {
-        return net::async_initiate<CompletionToken, void(error_code, T)>(
-            [i = impl_, parse](auto handler, std::vector<std::string> args) {
-                // Shared: the connection's callbacks are copyable std::functions.
-                auto done = std::make_shared<heartbeat::detail::erased_handler<error_code, T>>(std::move(handler), i->ex);
-                net::post(i->ex, [i, parse, args = std::move(args), done] {
-                    i->commands->command(args, [parse, done](error_code ec, detail::reply r) {
-                        if (ec)
-                            return done->complete(ec, T{});
-                        if (r.type == detail::reply::kind::error)
-                            return done->complete(net::error::operation_not_supported, T{});
-                        auto v = parse(r);
-                        if (!v)
-                            return done->complete(net::error::invalid_argument, T{});
-                        done->complete({}, std::move(*v));
-                    });
-                });
-            },
-            token, std::move(command));
-    }
+    auto query(std::vector<std::string> command, Parse parse, CompletionToken&& token);
 
     std::shared_ptr<impl> impl_;
 };
 
+/// The directory on the general-purpose executor.
+using directory = basic_directory<>;
+
 } // namespace heartbeat::redis
+
+#include <heartbeat/redis/impl/directory.hpp>
 
 #endif

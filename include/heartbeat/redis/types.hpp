@@ -43,6 +43,11 @@ struct redis_options {
     /// A reply (or a connect) slower than this drops the connection, which
     /// is then made again: a hung Redis is treated like a dead one.
     std::chrono::milliseconds command_timeout{2000};
+    /// How often, per command_timeout, the connection checks for a stuck
+    /// reply or connect (at least 1): every command_timeout /
+    /// watchdog_checks, but not more often than every 10 ms. A hung Redis
+    /// is thus dropped within command_timeout * (1 + 1 / watchdog_checks).
+    unsigned watchdog_checks = 4;
     /// Reconnection pacing (full jitter): the n-th consecutive attempt
     /// waits a uniformly random time in [0, min(reconnect_max,
     /// reconnect_min * 2^(n-1))]; a connection Redis answers resets n.

@@ -14,6 +14,7 @@
 
 #include <heartbeat/detail/backoff.hpp>
 #include <heartbeat/redis/detail/hiredis_asio.hpp>
+#include <heartbeat/redis/detail/reply.hpp>
 #include <heartbeat/redis/types.hpp>
 
 #include <algorithm>
@@ -23,37 +24,6 @@
 #include <vector>
 
 namespace heartbeat::redis::detail {
-
-/// A copy of a hiredis reply, so it can outlive the callback.
-struct reply {
-    enum class kind : std::uint8_t { nil, string, status, error, integer, array };
-    kind type = kind::nil;
-    std::string str;
-    long long integer = 0;
-    std::vector<reply> elements;
-
-    static reply from(const redisReply* r)
-    {
-        reply out;
-        switch (r->type) {
-        case REDIS_REPLY_STRING: out.type = kind::string; break;
-        case REDIS_REPLY_STATUS: out.type = kind::status; break;
-        case REDIS_REPLY_ERROR: out.type = kind::error; break;
-        case REDIS_REPLY_INTEGER: out.type = kind::integer; break;
-        case REDIS_REPLY_ARRAY: out.type = kind::array; break;
-        default: out.type = kind::nil; break;
-        }
-        if (out.type == kind::string || out.type == kind::status || out.type == kind::error)
-            out.str.assign(r->str, r->len);
-        out.integer = r->integer;
-        if (out.type == kind::array) {
-            out.elements.reserve(r->elements);
-            for (std::size_t i = 0; i < r->elements; ++i)
-                out.elements.push_back(from(r->element[i]));
-        }
-        return out;
-    }
-};
 
 template <class Executor>
 class connection : public std::enable_shared_from_this<connection<Executor>> {
@@ -351,7 +321,8 @@ private:
     {
         if (stopped_)
             return;
-        watchdog_.expires_after(std::max(opts_.command_timeout / 4, std::chrono::milliseconds(10)));
+        const auto period = opts_.command_timeout / std::max(opts_.watchdog_checks, 1u);
+        watchdog_.expires_after(std::max(period, std::chrono::milliseconds(10)));
         watchdog_.async_wait([self = this->shared_from_this()](const error_code& ec) {
             if (ec)
                 return;
