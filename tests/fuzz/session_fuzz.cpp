@@ -1,65 +1,169 @@
-// libFuzzer target: the server's handshake and session state machine. A
-// watcher adopts an in-memory stream and reads whatever the fuzzer sends, in
-// fuzzer-chosen chunks; a well-behaved peer on a second stream must stay
-// online throughout, and the hostile one must never leave the registry in
-// a state that contradicts its session.
-#include <heartbeat/watcher.hpp>
+// libFuzzer target: the server's session machine, driven directly. The
+// input scripts a hostile peer and a hostile environment: bytes in
+// fuzzer-chosen chunks, the clock, the authenticator's verdicts, the
+// registry's answers, failed writes, timeouts, replacements and shutdown.
+// Whatever happens, the machine must keep its promises: a bounded number
+// of actions per step, only well-formed frames written, the peer released
+// from the registry exactly once per admission, and nothing after close.
+#include <heartbeat/session/server_session.hpp>
 
-#include "../support/test_stream.hpp"
+#include <heartbeat/testing/manual_clock.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace {
-namespace net = heartbeat::net;
-using heartbeat_test::test_stream;
 using namespace std::chrono_literals;
+namespace wire = heartbeat::wire;
+using test_clock = heartbeat::testing::basic_manual_clock<struct session_fuzz_tag>;
+using machine = heartbeat::server_session<test_clock>;
+using kind = machine::kind;
+
+void require(bool ok)
+{
+    if (!ok)
+        std::abort();
+}
+
+struct script {
+    const std::uint8_t* p;
+    const std::uint8_t* end;
+    std::uint8_t byte() { return p == end ? 0 : *p++; }
+};
+
+struct harness {
+    machine m;
+    script& in;
+    bool asked_verdict = false;
+    bool asked_admission = false;
+    bool registered = false;
+    bool closed = false;
+    bool want_read = false;
+    std::size_t queued = 0;
+    std::vector<std::uint8_t> chunk;
+
+    harness(const machine::options& o, script& s) : m(o), in(s) {}
+
+    // Every frame the server writes decodes as one whole frame a server may send.
+    static void check_frame(const machine::action& a)
+    {
+        wire::decoder d(wire::max_encodable_payload);
+        int frames = 0;
+        require(d.feed(a.data, a.size, [&](const wire::frame_view& f) {
+            ++frames;
+            require(f.type == wire::frame_type::echo || f.type == wire::frame_type::welcome
+                    || f.type == wire::frame_type::error || f.type == wire::frame_type::goodbye);
+        }) == wire::decode_status::ok);
+        require(frames == 1 && !d.mid_frame());
+    }
+
+    void drain()
+    {
+        for (int steps = 0;; ++steps) {
+            require(steps < 100'000); // a step always makes progress
+            const auto a = m.next();
+            if (closed)
+                require(a.type == kind::idle); // nothing after close
+            switch (a.type) {
+            case kind::idle: return;
+            case kind::read:
+                want_read = true;
+                return;
+            case kind::handshake: m.handshake_done(test_clock::now(), in.byte() % 4 != 0); break;
+            case kind::authenticate:
+                require(!asked_verdict && !registered);
+                asked_verdict = true;
+                if (in.byte() % 8 == 0)
+                    break; // held: an asynchronous verdict that may never come
+                m.authenticated(in.byte() % 5 == 0 ? std::optional(heartbeat::error::auth_failed) : std::nullopt,
+                                test_clock::now());
+                break;
+            case kind::admit: {
+                require(asked_verdict && !asked_admission);
+                asked_admission = true;
+                machine::admission r;
+                const auto pick = in.byte() % 6;
+                r.result = pick == 0   ? machine::admission::outcome::taken
+                           : pick == 1 ? machine::admission::outcome::full
+                                       : machine::admission::outcome::admitted;
+                r.held = std::chrono::milliseconds(in.byte());
+                registered = r.result == machine::admission::outcome::admitted;
+                m.admitted(r, test_clock::now());
+                break;
+            }
+            case kind::touch:
+            case kind::sample_rtt:
+            case kind::deliver: require(m.online()); break;
+            case kind::write:
+                check_frame(a);
+                require(!a.urgent || a.size == 8);
+                queued += a.size;
+                break;
+            case kind::close_after: check_frame(a); break;
+            case kind::release:
+                require(registered); // exactly once per admission
+                registered = false;
+                break;
+            case kind::wait_until:
+            case kind::cancel_timer: break;
+            case kind::close:
+                require(!registered);
+                closed = true;
+                break;
+            }
+        }
+    }
+};
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
-    net::io_context io;
-    heartbeat::watcher<test_stream>::options o;
-    o.detection.interval = 1s;  // nobody times out within one input
+    script in{data, data + size};
+    test_clock::reset();
+    machine::options o;
     o.hello_timeout = 1s;
     o.max_frame = 1024;
-    o.on_duplicate = heartbeat::duplicate_policy::reject;  // nobody steals the bystander's id
-    heartbeat::watcher<test_stream> w(io, o);
-    int online = 0;
-    int offline = 0;
-    w.on_online([&](const std::string&) { ++online; });
-    w.on_offline([&](const std::string&, heartbeat::offline_reason) { ++offline; });
-
-    // The bystander: a valid HELLO, then it just stays.
-    auto good = test_stream::make_pair(io.get_executor());
-    w.adopt(std::move(good.first));
-    std::vector<std::uint8_t> hello;
-    heartbeat::wire::append_hello(hello, {heartbeat::wire::protocol_version, 1000, "bystander", {}});
-    net::async_write(good.second, net::buffer(hello), [](heartbeat::error_code, std::size_t) {});
-
-    auto evil = test_stream::make_pair(io.get_executor());
-    w.adopt(std::move(evil.first));
-    std::size_t at = 0;
-    while (at < size) {
-        const std::size_t chunk = 1 + data[at] % 32;
-        ++at;
-        const std::size_t n = size - at < chunk ? size - at : chunk;
-        net::async_write(evil.second, net::buffer(data + at, n), [](heartbeat::error_code, std::size_t) {});
-        at += n;
-        io.restart();
-        io.poll();
+    o.max_send_queue = 4096;
+    o.max_frame_rate = 50;
+    o.max_frame_burst = 20;
+    const auto flags = in.byte();
+    o.on_duplicate = flags & 1 ? heartbeat::duplicate_policy::reject : heartbeat::duplicate_policy::replace;
+    o.close_on_timeout = (flags & 2) == 0;
+    harness h(o, in);
+    h.m.start(test_clock::now(), (flags & 4) != 0);
+    h.drain();
+    while (in.p != in.end) {
+        const std::uint8_t op = in.byte();
+        switch (op % 16) {
+        case 0: test_clock::advance(std::chrono::milliseconds(in.byte()) * 10); h.m.timer_fired(test_clock::now()); break;
+        case 1: h.m.write_failed(test_clock::now()); break;
+        case 2: h.m.timed_out(test_clock::now()); break;
+        case 3: h.m.replaced(test_clock::now()); break;
+        case 4: h.m.shutdown(test_clock::now()); break;
+        case 5: h.queued = 0; break; // the peer read everything
+        case 6: (void)h.m.accept_send(std::size_t(in.byte()) * 64, h.queued, test_clock::now()); break;
+        default: {
+            // A chunk of peer bytes; the machine must have asked to read.
+            const std::size_t n = std::min<std::size_t>(1 + op / 16 * 4 + in.byte() % 4, in.end - in.p);
+            h.chunk.assign(in.p, in.p + n);
+            in.p += n;
+            const bool eof = op == 0xFF;
+            test_clock::advance(1ms);
+            if (!h.closed && h.want_read) {
+                h.want_read = false;
+                h.m.feed(h.chunk.data(), h.chunk.size(), test_clock::now(), h.queued, eof);
+            }
+            break;
+        }
+        }
+        h.drain();
+        require(h.registered == h.m.registered());
     }
-    io.restart();
-    io.poll();
-
-    // Whatever the hostile bytes did, the bystander is online and nobody
-    // went offline without first coming online.
-    if (!w.is_online("bystander") || offline > online - 1)
-        std::abort();
-    w.stop();
-    io.restart();
-    io.poll();
+    h.m.shutdown(test_clock::now());
+    h.drain();
+    require(!h.m.registered());
     return 0;
 }

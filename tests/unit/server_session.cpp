@@ -289,6 +289,12 @@ TEST_CASE("server_session: hostile first frames get their own error", "[server_s
         check_refusal(refused(header), error::protocol_error, false);
     }
     SECTION("an empty id") { check_refusal(refused(hello("")), error::bad_id, false); }
+    SECTION("a HELLO whose id overruns it")
+    {
+        auto h = hello("abc");
+        h[4 + 8] = static_cast<char>(200); // the id length byte
+        check_refusal(refused(h), error::protocol_error, false);
+    }
 }
 
 TEST_CASE("server_session: the authenticator's verdicts", "[server_session]")
@@ -496,6 +502,12 @@ TEST_CASE("server_session: GOODBYE, EOF and frames out of place", "[server_sessi
         REQUIRE(kinds(s) == std::vector<kind>{kind::touch, kind::write, kind::sample_rtt, kind::release,
                                               kind::close});
         CHECK(s[3].reason == offline_reason::disconnected);
+    }
+    SECTION("a reset in the middle of a frame drops the partial frame")
+    {
+        const auto s = d.feed(data_frame("partial").substr(0, 6), true);
+        REQUIRE(kinds(s) == std::vector<kind>{kind::touch, kind::release, kind::close});
+        CHECK(s[1].reason == offline_reason::disconnected);
     }
     SECTION("a write that fails is a disconnect")
     {

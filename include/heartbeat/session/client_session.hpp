@@ -7,6 +7,7 @@
 #include <heartbeat/core/fixed_misses.hpp>
 #include <heartbeat/core/policy_traits.hpp>
 #include <heartbeat/session/detail/action_queue.hpp>
+#include <heartbeat/session/detail/input.hpp>
 #include <heartbeat/session/error.hpp>
 #include <heartbeat/wire/decoder.hpp>
 
@@ -181,12 +182,8 @@ public:
     void feed(const std::uint8_t* p, std::size_t n, time_point now, bool end_of_stream = false)
     {
         now_ = now;
-        reading_ = false;
-        eof_ = end_of_stream;
-        in_ = p;
-        in_end_ = p + n;
+        in_.fed(p, n, end_of_stream);
         life_ = false;
-        fed_ = true;
         if (n != 0)
             heard_this_interval_ = true;
     }
@@ -290,40 +287,31 @@ public:
                 return queue_.pop();
             if (phase_ == phase::done || phase_ == phase::idle)
                 return action{};
-            if (in_ != in_end_) {
+            if (in_.has_bytes()) {
                 wire::frame_view f{};
-                switch (decoder_.next(in_, in_end_, f)) {
+                switch (decoder_.next(in_.cursor(), in_.end(), f)) {
                 case wire::decoder::step::frame:
                     if (f.type != wire::frame_type::echo)
                         life_ = true;
                     on_frame(f);
                     continue;
                 case wire::decoder::step::failed:
-                    in_ = in_end_;
                     finish(ending::error, to_error(decoder_.status()));
                     continue;
                 case wire::decoder::step::need_more: break;
                 }
             }
-            if (fed_) {
-                fed_ = false;
+            if (in_.take_end_of_feed()) {
                 if (decoder_.mid_frame())
                     life_ = true; // part of a larger frame: the server is talking
                 end_of_input();
                 continue;
             }
-            if (eof_) {
-                eof_ = false;
-                if (phase_ == phase::leaving)
-                    finish(ending::success, {});
-                else
-                    finish(ending::transport, {});
+            if (in_.take_eof()) {
+                finish(phase_ == phase::leaving ? ending::success : ending::transport, {});
                 continue;
             }
-            if (reading_)
-                return action{};
-            reading_ = true;
-            return make(kind::read);
+            return in_.take_read_request() ? make(kind::read) : action{};
         }
     }
 
@@ -529,8 +517,7 @@ private:
             return;
         phase_ = phase::done;
         armed_.reset();
-        in_ = in_end_;
-        fed_ = false;
+        in_.forget();
         queued_beat_.reset();
         action a = make(kind::finish);
         a.end = how;
@@ -551,12 +538,8 @@ private:
     typename Policy::peer_state learned_;
     detail::action_queue<action> queue_;
     phase phase_ = phase::idle;
-    bool reading_ = false;
-    bool eof_ = false;
-    bool life_ = false;
-    bool fed_ = false; // input whose end has not been taken into account yet
-    const std::uint8_t* in_ = nullptr;
-    const std::uint8_t* in_end_ = nullptr;
+    detail::session_input in_;
+    bool life_ = false; // the current feed carried something other than echoes
     time_point now_{};
     time_point hello_deadline_{};
     time_point close_deadline_{};

@@ -5,6 +5,7 @@
 
 #include <heartbeat/core/events.hpp>
 #include <heartbeat/session/detail/action_queue.hpp>
+#include <heartbeat/session/detail/input.hpp>
 #include <heartbeat/session/error.hpp>
 #include <heartbeat/wire/decoder.hpp>
 
@@ -177,11 +178,8 @@ public:
     void feed(const std::uint8_t* p, std::size_t n, time_point now, std::size_t queued, bool end_of_stream = false)
     {
         now_ = now;
-        reading_ = false;
         queued_ = queued;
-        eof_ = end_of_stream;
-        in_ = p;
-        in_end_ = p + n;
+        in_.fed(p, n, end_of_stream);
         if (n == 0)
             return;
         if (phase_ == phase::online)
@@ -324,33 +322,30 @@ public:
                 return action{};
             if (waiting_for_verdict())
                 return action{}; // the rest of the input waits with us
-            if (in_ != in_end_) {
+            if (in_.has_bytes()) {
                 if (phase_ == phase::closing) {
-                    in_ = in_end_; // lingering: read and discard until EOF
+                    in_.discard(); // lingering: read and discard until EOF
                     continue;
                 }
                 wire::frame_view f{};
-                switch (decoder_.next(in_, in_end_, f)) {
+                switch (decoder_.next(in_.cursor(), in_.end(), f)) {
                 case wire::decoder::step::frame:
                     ++frames_;
                     on_frame(f);
                     continue;
                 case wire::decoder::step::failed:
-                    in_ = in_end_;
+                    in_.discard();
                     fail(to_error(decoder_.status()));
                     continue;
                 case wire::decoder::step::need_more: break;
                 }
             }
-            if (eof_) {
-                eof_ = false;
+            in_.take_end_of_feed();
+            if (in_.take_eof()) {
                 transport_ended();
                 continue;
             }
-            if (reading_)
-                return action{};
-            reading_ = true;
-            return make(kind::read);
+            return in_.take_read_request() ? make(kind::read) : action{};
         }
     }
 
@@ -537,10 +532,7 @@ private:
     detail::action_queue<action> queue_;
     phase phase_ = phase::hello;
     bool registered_ = false;
-    bool reading_ = false;
-    bool eof_ = false;
-    const std::uint8_t* in_ = nullptr;
-    const std::uint8_t* in_end_ = nullptr;
+    detail::session_input in_;
     time_point now_{};
     time_point hello_deadline_{};
     time_point close_deadline_{};
