@@ -3,6 +3,7 @@
 #ifndef HEARTBEAT_WATCHER_HPP
 #define HEARTBEAT_WATCHER_HPP
 
+#include <heartbeat/core/policy_traits.hpp>
 #include <heartbeat/core/registry.hpp>
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/live_registry.hpp>
@@ -89,6 +90,10 @@ public:
         std::size_t peer_max_frame = wire::default_max_payload;
         /// The most bytes queued for one peer before send() refuses.
         std::size_t max_send_queue = 1024 * 1024;
+        /// The miss count WELCOME states when the detection policy has none
+        /// of its own (phi-accrual): the client's own detection of the
+        /// server. With fixed_misses, WELCOME states `detection.misses`.
+        unsigned client_misses = 3;
         /// Bytes read per read operation: each session holds this much. A
         /// beat is 8 bytes; raise it for peers that send large DATA.
         std::size_t read_buffer_size = 256;
@@ -258,11 +263,7 @@ public:
     /// the first beat, or when sampling is off.
     std::optional<std::chrono::microseconds> rtt(const Key& id) const
     {
-        std::lock_guard<std::mutex> lock(impl_->rtt_mu);
-        auto it = impl_->rtts.find(id);
-        if (it == impl_->rtts.end())
-            return std::nullopt;
-        return it->second;
+        return impl_->rtts.get(id);
     }
 
     /// Connections open, including those still in the handshake.
@@ -281,6 +282,41 @@ public:
 private:
     struct session;
     struct impl;
+
+    static typename registry_type::options make_registry_options(const options& o)
+    {
+        typename registry_type::options r;
+        r.detection = o.detection;
+        r.pause_threshold = o.pause_threshold;
+        r.pause_grace = o.pause_grace;
+        r.max_peers = o.max_peers;
+        return r;
+    }
+
+    // What every session is held to; `detection` is the policy's options as
+    // the registry clamped them.
+    static typename server_session<clock_type>::options make_session_options(const options& o,
+                                                                             const typename Policy::options& detection)
+    {
+        typename server_session<clock_type>::options s;
+        s.hello_timeout = o.hello_timeout;
+        s.close_timeout = o.close_timeout;
+        s.max_frame = o.max_frame;
+        s.max_send_queue = o.max_send_queue;
+        s.max_frame_rate = o.max_frame_rate;
+        s.max_frame_burst = o.max_frame_burst;
+        s.rtt_sample_interval = o.rtt_sample_interval;
+        s.on_duplicate = o.on_duplicate;
+        s.close_on_timeout = o.close_on_timeout;
+        s.default_interval = detection.interval;
+        // A miss-counting policy states its own N; an adaptive one has none,
+        // so the client is told the watcher's client_misses.
+        if constexpr (counts_echoes_v<Policy>)
+            s.misses = detection.misses;
+        else
+            s.misses = o.client_misses;
+        return s;
+    }
 
     std::shared_ptr<impl> impl_;
 };

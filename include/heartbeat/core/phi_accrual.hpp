@@ -65,9 +65,6 @@ public:
         /// window starts as two samples a quarter of it either side). Zero:
         /// the peer's interval.
         duration first_heartbeat_estimate = duration::zero();
-        /// The miss count a client is told (for its own detection of the
-        /// server); phi does not use it.
-        unsigned misses = 3;
         /// Bounds for announced intervals.
         duration min_interval = std::chrono::milliseconds(10);
         duration max_interval = std::chrono::minutes(10);
@@ -97,8 +94,6 @@ public:
             throw std::invalid_argument("heartbeat: phi_accrual needs min_std_dev > 0, acceptable_pause >= 0");
         if (opts_.min_interval <= duration::zero() || opts_.max_interval < opts_.min_interval)
             throw std::invalid_argument("heartbeat: need 0 < min_interval <= max_interval");
-        if (opts_.misses == 0)
-            throw std::invalid_argument("heartbeat: misses must be at least 1");
         opts_.interval = std::clamp(opts_.interval, opts_.min_interval, opts_.max_interval);
     }
 

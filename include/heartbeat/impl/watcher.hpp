@@ -10,9 +10,11 @@
 
 #include <heartbeat/watcher.hpp>
 
+#include <heartbeat/detail/accept_loop.hpp>
+#include <heartbeat/detail/rtt_table.hpp>
+
 #include <algorithm>
 #include <memory>
-#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -54,32 +56,11 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     {
         // The terms, read once: the registry's policy has clamped its
         // default interval.
-        const auto& detection = table.locked([](const registry_type& r) -> const auto& {
+        session_options = make_session_options(o, table.locked([](const registry_type& r) -> const auto& {
             return r.policy().get_options();
-        });
-        session_options.hello_timeout = o.hello_timeout;
-        session_options.close_timeout = o.close_timeout;
-        session_options.max_frame = o.max_frame;
-        session_options.max_send_queue = o.max_send_queue;
-        session_options.max_frame_rate = o.max_frame_rate;
-        session_options.max_frame_burst = o.max_frame_burst;
-        session_options.rtt_sample_interval = o.rtt_sample_interval;
-        session_options.on_duplicate = o.on_duplicate;
-        session_options.close_on_timeout = o.close_on_timeout;
-        session_options.default_interval = detection.interval;
-        session_options.misses = detection.misses;
+        }));
         table.set_handler([this](const event_type& e) { on_event(e); });
         table.start(); // idle until the first peer comes online
-    }
-
-    static typename registry_type::options make_registry_options(const options& o)
-    {
-        typename registry_type::options r;
-        r.detection = o.detection;
-        r.pause_threshold = o.pause_threshold;
-        r.pause_grace = o.pause_grace;
-        r.max_peers = o.max_peers;
-        return r;
     }
 
     executor_type strand;
@@ -90,8 +71,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     std::unordered_set<session_ptr> sessions;
     std::atomic<std::size_t> session_count{0};
     std::atomic<std::uint64_t> frames_in{0};
-    mutable std::mutex rtt_mu; // guards rtts, read by queries from any thread
-    std::unordered_map<Key, std::chrono::microseconds> rtts;
+    detail::rtt_table<Key> rtts;
     std::function<void(const Key&)> cb_online;
     std::function<void(const Key&, offline_reason)> cb_offline;
     std::function<void(const event_type&)> cb_event;
@@ -272,10 +252,8 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     {
         if (!s->key)
             return;
-        if (const auto rtt = detail::kernel_rtt(s->stream)) {
-            std::lock_guard<std::mutex> lock(rtt_mu);
-            rtts[*s->key] = *rtt;
-        }
+        if (const auto rtt = detail::kernel_rtt(s->stream))
+            rtts.set(*s->key, *rtt);
     }
 
     // Takes the session's peer out of the registry (its event is delivered
@@ -288,10 +266,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         if (it != online.end() && it->second == s)
             online.erase(it);
         table.locked([&](registry_type& r) { return r.remove(s->handle, reason); });
-        {
-            std::lock_guard<std::mutex> lock(rtt_mu);
-            rtts.erase(*s->key);
-        }
+        rtts.erase(*s->key);
         s->key.reset();
     }
 
@@ -364,35 +339,14 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     template <class Acceptor>
     static void accept_next(const std::shared_ptr<impl>& self, Acceptor* a)
     {
-        if (self->stopped)
-            return;
         self->stop_accepting = [a] {
             error_code ignored;
             a->cancel(ignored);
         };
-        a->async_accept(net::bind_executor(self->strand, [self, a](const error_code& ec, auto socket) {
-            if (self->stopped || ec == net::error::operation_aborted)
-                return;
-            if (!ec) {
-                if constexpr (std::is_same_v<typename Acceptor::protocol_type, net::ip::tcp>) {
-                    // Echoes and last frames are small: never hold them back.
-                    error_code ignored;
-                    socket.set_option(net::ip::tcp::no_delay(true), ignored);
-                }
-                self->start_session(Stream(std::move(socket)));
-                return accept_next(self, a);
-            }
-            // A closed acceptor reports bad_descriptor: the loop ends.
-            if (ec == net::error::bad_descriptor)
-                return;
-            // Transient errors (EMFILE, ENFILE, ENOBUFS, ECONNABORTED) must
-            // not end the loop, nor spin it while they last.
-            self->accept_retry.expires_after(self->opts.accept_retry_pause);
-            self->accept_retry.async_wait([self, a](const error_code& wec) {
-                if (!wec)
-                    accept_next(self, a);
-            });
-        }));
+        detail::accept_loop(
+            *a, self->strand, self->accept_retry, self->opts.accept_retry_pause,
+            [self](auto socket) { self->start_session(Stream(std::move(socket))); },
+            [self] { return !self->stopped; });
     }
 
     // ---- stopping ---------------------------------------------------------------
