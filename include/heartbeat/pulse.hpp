@@ -93,10 +93,21 @@ public:
     executor_type get_executor() const noexcept { return state_->strand; }
     Stream& next_layer() noexcept { return state_->stream; }
 
-    /// DATA frames from the server (framed mode). Set before async_run.
-    void on_message(std::function<void(std::string_view)> f) { state_->cb_message = std::move(f); }
+    /// DATA frames from the server (framed mode).
+    ///
+    /// @par Thread safety
+    /// Both setters are safe at any time from any thread: the callback
+    /// takes effect on the strand, in order with an async_run() started
+    /// after it. Callbacks run on the strand and must not throw.
+    void on_message(std::function<void(std::string_view)> f)
+    {
+        net::dispatch(state_->strand, [s = state_, f = std::move(f)]() mutable { s->cb_message = std::move(f); });
+    }
     /// Called once WELCOME has arrived, with the terms the server stated.
-    void on_welcome(std::function<void(duration interval, unsigned misses)> f) { state_->cb_welcome = std::move(f); }
+    void on_welcome(std::function<void(duration interval, unsigned misses)> f)
+    {
+        net::dispatch(state_->strand, [s = state_, f = std::move(f)]() mutable { s->cb_welcome = std::move(f); });
+    }
 
     /// Runs the session: HELLO, WELCOME, then beats until the session ends.
     ///
@@ -108,9 +119,15 @@ public:
     /// server's GOODBYE), a transport error, `operation_aborted` after
     /// stop(), or success after leave().
     ///
-    /// Call it once per pulse. The default completion token is the stream
-    /// executor's (so a `use_awaitable_t<>::as_default_on_t<tcp::socket>`
-    /// stream makes `co_await pulse.async_run()` work).
+    /// Call it once per pulse (a second call completes with `in_progress`).
+    /// The default completion token is the stream executor's (so a
+    /// `use_awaitable_t<>::as_default_on_t<tcp::socket>` stream makes
+    /// `co_await pulse.async_run()` work). The handler runs on the pulse's
+    /// strand.
+    ///
+    /// @par Cancellation
+    /// No per-operation cancellation slot: stop() (or destroying the pulse)
+    /// ends the run with `operation_aborted`; leave() ends it gracefully.
     template <class CompletionToken = net::default_completion_token_t<typename Stream::executor_type>>
     auto async_run(CompletionToken&& token = net::default_completion_token_t<typename Stream::executor_type>{})
     {
@@ -121,7 +138,9 @@ public:
     /// `void(error_code)`, once written (or failed): `error::message_too_large`
     /// beyond `options::peer_max_frame`, `try_again` before WELCOME or while
     /// leaving, `not_connected` once the session is over. The bytes are
-    /// copied.
+    /// copied. Sends queued when the session ends (or leave() drops them)
+    /// complete with `operation_aborted`; there is no per-operation
+    /// cancellation.
     template <class CompletionToken = net::default_completion_token_t<typename Stream::executor_type>>
     auto async_send(std::string_view bytes,
                     CompletionToken&& token = net::default_completion_token_t<typename Stream::executor_type>{})

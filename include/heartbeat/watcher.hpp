@@ -152,20 +152,32 @@ public:
 
     executor_type get_executor() const noexcept { return impl_->strand; }
 
-    /// Callbacks. Set them before adopting streams. They run on the strand
-    /// and may call any member function (send, queries, even stop); they
-    /// must not throw.
-    void on_online(std::function<void(const Key&)> f) { impl_->cb_online = std::move(f); }
-    void on_offline(std::function<void(const Key&, offline_reason)> f) { impl_->cb_offline = std::move(f); }
+    /// Callbacks. They run on the strand, one at a time, and may call any
+    /// member function (send, queries, even stop); they must not throw.
+    ///
+    /// @par Thread safety
+    /// Safe to call at any time from any thread: the new callback takes
+    /// effect on the strand, in order with adopt() and accept_from() called
+    /// after it, so callbacks set before adopting see every event. stop()
+    /// drops them.
+    void on_online(std::function<void(const Key&)> f) { set(&impl::cb_online, std::move(f)); }
+    void on_offline(std::function<void(const Key&, offline_reason)> f) { set(&impl::cb_offline, std::move(f)); }
     /// Every transition with its times: `at` (when it was decided) and the
     /// peer's `last_seen` (for offline(timeout), `at - last_seen` is the
     /// detection latency). Runs before on_online / on_offline.
-    void on_event(std::function<void(const event_type&)> f) { impl_->cb_event = std::move(f); }
+    void on_event(std::function<void(const event_type&)> f) { set(&impl::cb_event, std::move(f)); }
     /// Adds an observer of every transition (any number: a cluster gateway,
-    /// metrics, ...), called after on_event, in the order added.
-    void subscribe(std::function<void(const event_type&)> f) { impl_->subscribers.push_back(std::move(f)); }
-    void on_message(std::function<void(const Key&, std::string_view)> f) { impl_->cb_message = std::move(f); }
-    void set_authenticator(authenticator f) { impl_->auth = std::move(f); }
+    /// metrics, ...), called after on_event, in the order added; on_event
+    /// stays the application's.
+    void subscribe(std::function<void(const event_type&)> f)
+    {
+        net::dispatch(impl_->strand, [self = impl_, f = std::move(f)]() mutable {
+            self->subscribers.push_back(std::move(f));
+        });
+    }
+    void on_message(std::function<void(const Key&, std::string_view)> f) { set(&impl::cb_message, std::move(f)); }
+    /// Decides who gets in (see authenticator); none admits every HELLO.
+    void set_authenticator(authenticator f) { set(&impl::auth, std::move(f)); }
 
     /// Takes ownership of a connected stream and runs its session.
     void adopt(Stream stream)
@@ -282,6 +294,15 @@ public:
 private:
     struct session;
     struct impl;
+
+    template <class Member, class F>
+    void set(Member impl::*member, F f)
+    {
+        net::dispatch(impl_->strand, [self = impl_, member, f = std::move(f)]() mutable {
+            if (!self->stopped)
+                (*self).*member = std::move(f);
+        });
+    }
 
     static typename registry_type::options make_registry_options(const options& o)
     {

@@ -122,11 +122,12 @@ public:
     /// gateways (or other observers) may watch the same watcher.
     ///
     /// @par Thread safety
-    /// As `watcher::subscribe`: call it before the watcher delivers events
-    /// (before it accepts connections). The gateway must outlive `w`'s
-    /// events or stop being fed by `w` first; the observer holds the
-    /// gateway's state alive, so a late event after the gateway is
-    /// destroyed is dropped, not a crash.
+    /// As `watcher::subscribe`: any time, from any thread; the gateway
+    /// sees the transitions decided after the subscription reaches the
+    /// watcher's strand (attach before accepting connections to see all).
+    /// The gateway must outlive `w`'s events or stop being fed by `w`
+    /// first; the observer holds the gateway's state alive, so a late event
+    /// after the gateway is destroyed is dropped, not a crash.
     template <class Watcher>
     void attach(Watcher& w);
 
