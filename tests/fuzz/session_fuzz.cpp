@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -22,11 +23,15 @@ using test_clock = heartbeat::testing::basic_manual_clock<struct session_fuzz_ta
 using machine = heartbeat::server_session<test_clock>;
 using kind = machine::kind;
 
-void require(bool ok)
-{
-    if (!ok)
-        std::abort();
-}
+// A broken promise names itself before aborting, so a crash file explains
+// itself when replayed.
+#define require(cond)                                                                                             \
+    do {                                                                                                          \
+        if (!(cond)) {                                                                                            \
+            std::fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond);                                \
+            std::abort();                                                                                         \
+        }                                                                                                         \
+    } while (0)
 
 struct script {
     const std::uint8_t* p;
