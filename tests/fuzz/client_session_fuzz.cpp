@@ -9,9 +9,10 @@
 
 #include <heartbeat/testing/manual_clock.hpp>
 
+#include "require.hpp"
+
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
@@ -22,26 +23,17 @@ using test_clock = heartbeat::testing::basic_manual_clock<struct client_session_
 using machine = heartbeat::client_session<test_clock>;
 using kind = machine::kind;
 
-// A broken promise names itself before aborting, so a crash file explains
-// itself when replayed.
-#define require(cond)                                                                                             \
-    do {                                                                                                          \
-        if (!(cond)) {                                                                                            \
-            std::fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond);                                \
-            std::abort();                                                                                         \
-        }                                                                                                         \
-    } while (0)
 
 void check_frame(const machine::action& a)
 {
     wire::decoder d(wire::max_encodable_payload);
     int frames = 0;
-    require(d.feed(a.data, a.size, [&](const wire::frame_view& f) {
+    HEARTBEAT_FUZZ_REQUIRE(d.feed(a.data, a.size, [&](const wire::frame_view& f) {
         ++frames;
-        require(f.type == wire::frame_type::hello || f.type == wire::frame_type::beat
+        HEARTBEAT_FUZZ_REQUIRE(f.type == wire::frame_type::hello || f.type == wire::frame_type::beat
                 || f.type == wire::frame_type::goodbye);
     }) == wire::decode_status::ok);
-    require(frames == 1 && !d.mid_frame());
+    HEARTBEAT_FUZZ_REQUIRE(frames == 1 && !d.mid_frame());
 }
 } // namespace
 
@@ -63,25 +55,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::uint8_t> chunk;
     auto drain = [&] {
         for (int steps = 0;; ++steps) {
-            require(steps < 100'000);
+            HEARTBEAT_FUZZ_REQUIRE(steps < 100'000);
             const auto a = m.next();
             if (finished)
-                require(a.type == kind::idle);
+                HEARTBEAT_FUZZ_REQUIRE(a.type == kind::idle);
             switch (a.type) {
             case kind::idle: return;
             case kind::read: want_read = true; return;
             case kind::write:
             case kind::close_after: check_frame(a); break;
             case kind::established:
-                require(a.interval >= o.min_interval && a.interval <= o.max_interval);
-                require(a.interval * a.misses <= o.max_timeout);
+                HEARTBEAT_FUZZ_REQUIRE(a.interval >= o.min_interval && a.interval <= o.max_interval);
+                HEARTBEAT_FUZZ_REQUIRE(a.interval * a.misses <= o.max_timeout);
                 break;
             case kind::finish:
                 finished = true;
                 if (a.end == machine::ending::error)
-                    require(a.code != heartbeat::error{}); // a clear reason
+                    HEARTBEAT_FUZZ_REQUIRE(a.code != heartbeat::error{}); // a clear reason
                 break;
-            case kind::deliver: require(a.size <= o.max_frame); break;
+            case kind::deliver: HEARTBEAT_FUZZ_REQUIRE(a.size <= o.max_frame); break;
             case kind::wait_until:
             case kind::cancel_timer: break;
             }
@@ -121,11 +113,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
         }
         drain();
-        require(m.unanswered() <= 256);
-        require(m.unanswered() <= m.beats_sent());
+        HEARTBEAT_FUZZ_REQUIRE(m.unanswered() <= 256);
+        HEARTBEAT_FUZZ_REQUIRE(m.unanswered() <= m.beats_sent());
     }
     m.abort();
     drain();
-    require(finished);
+    HEARTBEAT_FUZZ_REQUIRE(finished);
     return 0;
 }

@@ -9,9 +9,10 @@
 
 #include <heartbeat/testing/manual_clock.hpp>
 
+#include "require.hpp"
+
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -23,15 +24,6 @@ using test_clock = heartbeat::testing::basic_manual_clock<struct session_fuzz_ta
 using machine = heartbeat::server_session<test_clock>;
 using kind = machine::kind;
 
-// A broken promise names itself before aborting, so a crash file explains
-// itself when replayed.
-#define require(cond)                                                                                             \
-    do {                                                                                                          \
-        if (!(cond)) {                                                                                            \
-            std::fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond);                                \
-            std::abort();                                                                                         \
-        }                                                                                                         \
-    } while (0)
 
 struct script {
     const std::uint8_t* p;
@@ -57,21 +49,21 @@ struct harness {
     {
         wire::decoder d(wire::max_encodable_payload);
         int frames = 0;
-        require(d.feed(a.data, a.size, [&](const wire::frame_view& f) {
+        HEARTBEAT_FUZZ_REQUIRE(d.feed(a.data, a.size, [&](const wire::frame_view& f) {
             ++frames;
-            require(f.type == wire::frame_type::echo || f.type == wire::frame_type::welcome
+            HEARTBEAT_FUZZ_REQUIRE(f.type == wire::frame_type::echo || f.type == wire::frame_type::welcome
                     || f.type == wire::frame_type::error || f.type == wire::frame_type::goodbye);
         }) == wire::decode_status::ok);
-        require(frames == 1 && !d.mid_frame());
+        HEARTBEAT_FUZZ_REQUIRE(frames == 1 && !d.mid_frame());
     }
 
     void drain()
     {
         for (int steps = 0;; ++steps) {
-            require(steps < 100'000); // a step always makes progress
+            HEARTBEAT_FUZZ_REQUIRE(steps < 100'000); // a step always makes progress
             const auto a = m.next();
             if (closed)
-                require(a.type == kind::idle); // nothing after close
+                HEARTBEAT_FUZZ_REQUIRE(a.type == kind::idle); // nothing after close
             switch (a.type) {
             case kind::idle: return;
             case kind::read:
@@ -79,7 +71,7 @@ struct harness {
                 return;
             case kind::handshake: m.handshake_done(test_clock::now(), in.byte() % 4 != 0); break;
             case kind::authenticate:
-                require(!asked_verdict && !registered);
+                HEARTBEAT_FUZZ_REQUIRE(!asked_verdict && !registered);
                 asked_verdict = true;
                 if (in.byte() % 8 == 0)
                     break; // held: an asynchronous verdict that may never come
@@ -87,7 +79,7 @@ struct harness {
                                 test_clock::now());
                 break;
             case kind::admit: {
-                require(asked_verdict && !asked_admission);
+                HEARTBEAT_FUZZ_REQUIRE(asked_verdict && !asked_admission);
                 asked_admission = true;
                 machine::admission r;
                 const auto pick = in.byte() % 6;
@@ -101,21 +93,21 @@ struct harness {
             }
             case kind::touch:
             case kind::sample_rtt:
-            case kind::deliver: require(m.online()); break;
+            case kind::deliver: HEARTBEAT_FUZZ_REQUIRE(m.online()); break;
             case kind::write:
                 check_frame(a);
-                require(!a.urgent || a.size == 8);
+                HEARTBEAT_FUZZ_REQUIRE(!a.urgent || a.size == 8);
                 queued += a.size;
                 break;
             case kind::close_after: check_frame(a); break;
             case kind::release:
-                require(registered); // exactly once per admission
+                HEARTBEAT_FUZZ_REQUIRE(registered); // exactly once per admission
                 registered = false;
                 break;
             case kind::wait_until:
             case kind::cancel_timer: break;
             case kind::close:
-                require(!registered);
+                HEARTBEAT_FUZZ_REQUIRE(!registered);
                 closed = true;
                 break;
             }
@@ -165,10 +157,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         }
         h.drain();
-        require(h.registered == h.m.registered());
+        HEARTBEAT_FUZZ_REQUIRE(h.registered == h.m.registered());
     }
     h.m.shutdown(test_clock::now());
     h.drain();
-    require(!h.m.registered());
+    HEARTBEAT_FUZZ_REQUIRE(!h.m.registered());
     return 0;
 }

@@ -3,6 +3,8 @@
 #include <heartbeat/core/phi_accrual.hpp>
 #include <heartbeat/testing/manual_clock.hpp>
 
+#include "frames.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <optional>
@@ -16,6 +18,8 @@
 namespace {
 using namespace std::chrono_literals;
 namespace wire = heartbeat::wire;
+using namespace heartbeat_test::frames;
+namespace frames = heartbeat_test::frames;
 using heartbeat::error;
 using test_clock = heartbeat::testing::basic_manual_clock<struct client_session_tag>;
 using machine = heartbeat::client_session<test_clock>;
@@ -34,33 +38,7 @@ struct step {
     std::string bytes;
 };
 
-std::string bytes_of(const std::vector<std::uint8_t>& v) { return {v.begin(), v.end()}; }
-template <std::size_t N>
-std::string bytes_of(const std::array<std::uint8_t, N>& a)
-{
-    return {a.begin(), a.end()};
-}
-std::string welcome(std::uint8_t misses, std::uint32_t interval_ms)
-{
-    std::vector<std::uint8_t> v;
-    wire::append_welcome(v, {wire::protocol_version, misses, interval_ms});
-    return bytes_of(v);
-}
-std::string echo(std::uint32_t seq) { return bytes_of(wire::encode_echo(seq)); }
-std::string beat(std::uint32_t seq) { return bytes_of(wire::encode_beat(seq)); }
-std::string goodbye(wire::goodbye_reason r) { return bytes_of(wire::encode_goodbye(r)); }
-std::string data_frame(std::string_view payload)
-{
-    std::string f(wire::header_size, '\0');
-    wire::encode_header(reinterpret_cast<std::uint8_t*>(f.data()), wire::frame_type::data, payload.size());
-    return f + std::string(payload);
-}
-std::string error_frame(wire::error_code_value code)
-{
-    std::vector<std::uint8_t> v;
-    wire::append_error(v, code, "no");
-    return bytes_of(v);
-}
+std::string error_frame(wire::error_code_value code) { return frames::error_frame(code, "no"); }
 
 machine::options defaults()
 {
@@ -245,9 +223,7 @@ TEST_CASE("client_session: DATA past max_frame ends the session at its header", 
     d.establish();
     auto s = d.feed(data_frame(std::string(100, 'x')));
     CHECK(s.front().type == kind::deliver);
-    std::string header(4, '\0');
-    wire::encode_header(reinterpret_cast<std::uint8_t*>(header.data()), wire::frame_type::data, 101);
-    check_finish(d.feed(header), ending::error, error::frame_too_large);
+    check_finish(d.feed(header(wire::frame_type::data, 101)), ending::error, error::frame_too_large);
 }
 
 TEST_CASE("client_session: the watchdog fires at exactly the misses-th overdue echo", "[client_session]")

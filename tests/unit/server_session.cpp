@@ -2,6 +2,8 @@
 
 #include <heartbeat/testing/manual_clock.hpp>
 
+#include "frames.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <optional>
@@ -15,6 +17,8 @@
 namespace {
 using namespace std::chrono_literals;
 namespace wire = heartbeat::wire;
+using namespace heartbeat_test::frames;
+namespace frames = heartbeat_test::frames;
 using heartbeat::error;
 using heartbeat::offline_reason;
 using test_clock = heartbeat::testing::basic_manual_clock<struct server_session_tag>;
@@ -39,47 +43,7 @@ struct step {
     std::string bytes;
 };
 
-std::string bytes_of(const std::vector<std::uint8_t>& v) { return {v.begin(), v.end()}; }
-
-std::string hello(std::string_view id, std::uint32_t interval_ms = 0, std::string_view credential = {})
-{
-    std::vector<std::uint8_t> v;
-    wire::append_hello(v, {wire::protocol_version, interval_ms, id, credential});
-    return bytes_of(v);
-}
-std::string beat(std::uint32_t seq)
-{
-    const auto f = wire::encode_beat(seq);
-    return {f.begin(), f.end()};
-}
-std::string echo(std::uint32_t seq)
-{
-    const auto f = wire::encode_echo(seq);
-    return {f.begin(), f.end()};
-}
-std::string goodbye(wire::goodbye_reason r)
-{
-    const auto f = wire::encode_goodbye(r);
-    return {f.begin(), f.end()};
-}
-std::string data_frame(std::string_view payload)
-{
-    std::string f(wire::header_size, '\0');
-    wire::encode_header(reinterpret_cast<std::uint8_t*>(f.data()), wire::frame_type::data, payload.size());
-    return f + std::string(payload);
-}
-std::string welcome(std::uint8_t misses, std::uint32_t interval_ms)
-{
-    std::vector<std::uint8_t> v;
-    wire::append_welcome(v, {wire::protocol_version, misses, interval_ms});
-    return bytes_of(v);
-}
-std::string error_frame(error e)
-{
-    std::vector<std::uint8_t> v;
-    wire::append_error(v, heartbeat::to_wire(e), heartbeat::describe(e));
-    return bytes_of(v);
-}
+std::string error_frame(error e) { return frames::error_frame(heartbeat::to_wire(e), heartbeat::describe(e)); }
 
 // The driver's side, scripted: verdicts and admissions are answered at
 // once unless the test holds them.
@@ -278,15 +242,11 @@ TEST_CASE("server_session: hostile first frames get their own error", "[server_s
     }
     SECTION("a frame over the limit is refused at its header")
     {
-        std::string header(4, '\0');
-        wire::encode_header(reinterpret_cast<std::uint8_t*>(header.data()), wire::frame_type::data, 1025);
-        check_refusal(refused(header), error::frame_too_large, false);
+        check_refusal(refused(header(wire::frame_type::data, 1025)), error::frame_too_large, false);
     }
     SECTION("a BEAT claiming a megabyte")
     {
-        std::string header(4, '\0');
-        wire::encode_header(reinterpret_cast<std::uint8_t*>(header.data()), wire::frame_type::beat, 1000);
-        check_refusal(refused(header), error::protocol_error, false);
+        check_refusal(refused(header(wire::frame_type::beat, 1000)), error::protocol_error, false);
     }
     SECTION("an empty id") { check_refusal(refused(hello("")), error::bad_id, false); }
     SECTION("a HELLO whose id overruns it")
@@ -530,9 +490,7 @@ TEST_CASE("server_session: GOODBYE, EOF and frames out of place", "[server_sessi
     }
     SECTION("a BEAT with the wrong length")
     {
-        std::string f(4, '\0');
-        wire::encode_header(reinterpret_cast<std::uint8_t*>(f.data()), wire::frame_type::beat, 3);
-        const auto s = d.feed(f + "abc");
+        const auto s = d.feed(header(wire::frame_type::beat, 3) + "abc");
         check_refusal({s.begin() + 1, s.end()}, error::protocol_error, true);
     }
 }

@@ -1,0 +1,59 @@
+// Wire frames as byte strings, for tests that play one side of a session
+// by hand.
+#ifndef HEARTBEAT_TESTS_UNIT_FRAMES_HPP
+#define HEARTBEAT_TESTS_UNIT_FRAMES_HPP
+
+#include <heartbeat/wire/frame.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace heartbeat_test::frames {
+namespace wire = heartbeat::wire;
+
+inline std::string bytes_of(const std::vector<std::uint8_t>& v) { return {v.begin(), v.end()}; }
+template <std::size_t N>
+std::string bytes_of(const std::array<std::uint8_t, N>& a)
+{
+    return {a.begin(), a.end()};
+}
+
+inline std::string hello(std::string_view id, std::uint32_t interval_ms = 0, std::string_view credential = {})
+{
+    std::vector<std::uint8_t> v;
+    wire::append_hello(v, {wire::protocol_version, interval_ms, id, credential});
+    return bytes_of(v);
+}
+inline std::string welcome(std::uint8_t misses, std::uint32_t interval_ms)
+{
+    std::vector<std::uint8_t> v;
+    wire::append_welcome(v, {wire::protocol_version, misses, interval_ms});
+    return bytes_of(v);
+}
+inline std::string beat(std::uint32_t seq) { return bytes_of(wire::encode_beat(seq)); }
+inline std::string echo(std::uint32_t seq) { return bytes_of(wire::encode_echo(seq)); }
+inline std::string goodbye(wire::goodbye_reason r) { return bytes_of(wire::encode_goodbye(r)); }
+inline std::string error_frame(wire::error_code_value code, std::string_view message)
+{
+    std::vector<std::uint8_t> v;
+    wire::append_error(v, code, message);
+    return bytes_of(v);
+}
+/// A frame header alone, claiming `size` bytes of payload.
+inline std::string header(wire::frame_type t, std::size_t size)
+{
+    std::string h(wire::header_size, '\0');
+    wire::encode_header(reinterpret_cast<std::uint8_t*>(h.data()), t, size);
+    return h;
+}
+inline std::string data_frame(std::string_view payload)
+{
+    return header(wire::frame_type::data, payload.size()) + std::string(payload);
+}
+
+} // namespace heartbeat_test::frames
+
+#endif
