@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -86,6 +87,51 @@ TEST_CASE("in-memory stream: handshake, beats, data, then an injected write fail
     REQUIRE(run_until(io, [&] { return ended.has_value() && ev.log.size() == 3; }));
     CHECK(*ended == net::error::connection_reset);
     CHECK(ev.log.back() == "offline mem disconnected");
+    w.stop();
+}
+
+TEST_CASE("in-memory stream: a message over the peer's limit fails locally, the session goes on", "[streams]")
+{
+    net::io_context io;
+    auto ends = test_stream::make_pair(io.get_executor());  // (lambdas cannot capture bindings in C++17)
+    test_stream& server_end = ends.first;
+    test_stream& client_end = ends.second;
+    auto wo = fast<test_stream>();
+    wo.peer_max_frame = 1000;
+    heartbeat::watcher<test_stream> w(io, wo);
+    events ev;
+    ev.attach(w);
+    w.adopt(std::move(server_end));
+    auto po = client_options<test_stream>("big");
+    po.peer_max_frame = 1000;
+    heartbeat::pulse<test_stream> p(std::move(client_end), po);
+    std::vector<std::string> client_got;
+    p.on_message([&](std::string_view m) { client_got.emplace_back(m); });
+    p.async_run([](heartbeat::error_code) {});
+    REQUIRE(run_until(io, [&] { return p.echoes_received() >= 1; }));
+
+    // Over the limit: refused here, nothing written.
+    std::optional<heartbeat::error_code> big;
+    p.async_send(std::string(1001, 'x'), [&](heartbeat::error_code ec) { big = ec; });
+    CHECK_FALSE(w.send("big", std::string(1001, 'y')));
+    CHECK(w.broadcast(std::string(1001, 'z')) == 0);
+    // Larger than any header can describe (16 MiB): refused too, where it
+    // used to write a truncated length and corrupt the stream.
+    std::optional<heartbeat::error_code> huge;
+    p.async_send(std::string(std::size_t(1) << 24, 'h'), [&](heartbeat::error_code ec) { huge = ec; });
+    REQUIRE(run_until(io, [&] { return big && huge; }));
+    CHECK(*big == heartbeat::error::message_too_large);
+    CHECK(*huge == heartbeat::error::message_too_large);
+
+    // At the limit: delivered both ways; the session never noticed.
+    std::optional<heartbeat::error_code> fits;
+    p.async_send(std::string(1000, 'x'), [&](heartbeat::error_code ec) { fits = ec; });
+    CHECK(w.send("big", std::string(1000, 'y')));
+    const auto echoes = p.echoes_received();
+    REQUIRE(run_until(io, [&] { return fits && client_got.size() == 1 && p.echoes_received() >= echoes + 2; }));
+    CHECK_FALSE(*fits);
+    CHECK(client_got.front() == std::string(1000, 'y'));
+    CHECK(ev.log == std::vector<std::string>{"online big", "message big " + std::string(1000, 'x')});
     w.stop();
 }
 

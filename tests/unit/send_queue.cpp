@@ -82,3 +82,17 @@ TEST_CASE("send queue: a batch holds at most max_batch frames", "[send_queue]")
     q.consume({});
     CHECK(q.prepare().size() == 40 - 2 * send_queue::max_batch);
 }
+
+TEST_CASE("make_data_frame: one DATA frame, or nothing past the peer's limit", "[send_queue]")
+{
+    using heartbeat::detail::make_data_frame;
+    const auto f = make_data_frame("abc", 3);
+    REQUIRE(f);
+    CHECK(*f == std::vector<std::uint8_t>{0x06, 0, 0, 3, 'a', 'b', 'c'});
+    CHECK_FALSE(make_data_frame("abcd", 3));
+    CHECK(make_data_frame("", 0));
+    // The header's 24 bits cap any limit.
+    const std::string max(heartbeat::wire::max_encodable_payload, 'x');
+    CHECK(make_data_frame(max, std::size_t(-1)));
+    CHECK_FALSE(make_data_frame(max + "x", std::size_t(-1)));
+}
