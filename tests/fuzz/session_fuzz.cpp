@@ -92,6 +92,7 @@ struct harness {
                 break;
             }
             case kind::touch:
+            case kind::probe:
             case kind::sample_rtt:
             case kind::deliver: HEARTBEAT_FUZZ_REQUIRE(m.online()); break;
             case kind::write:
@@ -129,6 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto flags = in.byte();
     o.on_duplicate = flags & 1 ? heartbeat::duplicate_policy::reject : heartbeat::duplicate_policy::replace;
     o.close_on_timeout = (flags & 2) == 0;
+    o.probe_interval = (flags & 8) != 0 ? 100ms : 0ms;
     harness h(o, in);
     h.m.start(test_clock::now(), (flags & 4) != 0);
     h.drain();
@@ -141,6 +143,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 3: h.m.replaced(test_clock::now()); break;
         case 4: h.m.shutdown(test_clock::now()); break;
         case 5: h.queued = 0; break; // the peer read everything
+        case 7: h.m.probe_answered(test_clock::now()); break;
         case 6: (void)h.m.accept_send(std::size_t(in.byte()) * 64, h.queued, test_clock::now()); break;
         default: {
             // A chunk of peer bytes; the machine must have asked to read.

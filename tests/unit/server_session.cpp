@@ -581,3 +581,35 @@ TEST_CASE("server_session: identity from the transport instead of HELLO", "[serv
     CHECK(s[0].credential == "cookie");
     CHECK(d.m.online());
 }
+
+TEST_CASE("server_session: probes driven by the server, for transports that have them", "[server_session]")
+{
+    machine::options o;
+    o.probe_interval = 300ms;
+    driver d(o);
+    test_clock::reset();
+    d.m.start(test_clock::now());
+    d.drain();
+    test_clock::advance(50ms);
+    auto s = d.feed(hello("page"));
+    REQUIRE(kinds(s) == std::vector<kind>{kind::authenticate, kind::admit, kind::wait_until, kind::write, kind::read});
+    CHECK(s[2].at == time_point(350ms));
+    test_clock::advance_to(time_point(350ms) - 1ns);
+    CHECK(d.timer().empty());
+    test_clock::advance(1ns);
+    s = d.timer();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::probe, kind::wait_until});
+    CHECK(s[1].at == time_point(650ms));
+    // The answer is life.
+    test_clock::advance(2ms);
+    d.m.probe_answered(test_clock::now());
+    s = d.drain();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::touch});
+    CHECK(s[0].at == time_point(352ms));
+    // A closing session probes no more.
+    d.m.shutdown(test_clock::now());
+    d.drain();
+    test_clock::advance(300ms);
+    s = d.timer();
+    CHECK(std::none_of(s.begin(), s.end(), [](const step& x) { return x.type == kind::probe; }));
+}

@@ -145,6 +145,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
                 cb_message(*s->key, a.bytes());
             return true;
         case kind::sample_rtt: sample_rtt(s); return true;
+        case kind::probe: return true; // TCP has no probe of its own; probe_interval stays zero here
         case kind::release: release(s, a.reason); return true;
         case kind::wait_until: arm(s, a.at); return true;
         case kind::cancel_timer: s->timer.cancel(); return true;

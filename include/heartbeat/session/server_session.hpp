@@ -42,6 +42,8 @@ struct server_action {
         write,        ///< queue `bytes()` (`urgent`: ahead of queued DATA) and flush
         deliver,      ///< an application message, `bytes()`
         sample_rtt,   ///< refresh the transport's RTT estimate for this peer
+        probe,        ///< send the transport's own liveness probe (a WebSocket ping), then
+                      ///< `probe_answered` when its answer arrives
         release,      ///< take the peer out of the registry with `reason`
         wait_until,   ///< (re)arm the session's timer for `at`, then `timer_fired`
         cancel_timer, ///< the timer is no longer needed
@@ -117,6 +119,11 @@ public:
         duplicate_policy on_duplicate = duplicate_policy::replace;
         /// Close the session of a peer the registry timed out.
         bool close_on_timeout = true;
+        /// For transports that probe the peer themselves (a WebSocket ping
+        /// to a page that runs no library): a `probe` action this often
+        /// while online, the first one interval after WELCOME. Zero, the
+        /// default, never.
+        duration probe_interval = duration::zero();
         /// The terms: the interval for a peer that announces none, and the
         /// miss count WELCOME states.
         duration default_interval = std::chrono::seconds(1);
@@ -206,6 +213,9 @@ public:
     /// The registry's answer to `admit`.
     void admitted(const admission& r, time_point now);
 
+    /// The answer to a `probe` arrived: a sign of life like any byte.
+    void probe_answered(time_point now);
+
     /// The registry reported this peer offline(timeout).
     void timed_out(time_point now);
 
@@ -231,6 +241,7 @@ private:
     {
         return phase_ == phase::handshake || phase_ == phase::hello || waiting_for_verdict();
     }
+    bool probing() const noexcept { return opts_.probe_interval > duration::zero(); }
     bool waiting_for_verdict() const noexcept
     {
         return phase_ == phase::authenticating || phase_ == phase::admitting || phase_ == phase::handshake;
@@ -315,6 +326,7 @@ private:
     time_point now_{};
     time_point hello_deadline_{};
     time_point close_deadline_{};
+    time_point next_probe_{};
     std::size_t queued_ = 0;
     std::uint64_t frames_ = 0;
     std::optional<time_point> rtt_sampled_;

@@ -32,6 +32,19 @@ void server_session<Clock>::timer_fired(time_point now)
         return fail(error::hello_timeout);
     if (phase_ == phase::closing && now >= close_deadline_)
         return end_now(std::nullopt, offline_reason::disconnected);
+    if (phase_ == phase::online && probing() && now >= next_probe_) {
+        push(kind::probe);
+        next_probe_ = now + opts_.probe_interval;
+        push_wait(next_probe_);
+    }
+}
+
+template <class Clock>
+void server_session<Clock>::probe_answered(time_point now)
+{
+    now_ = now;
+    if (phase_ == phase::online)
+        push_touch(now);
 }
 
 template <class Clock>
@@ -64,7 +77,13 @@ void server_session<Clock>::admitted(const admission& r, time_point now)
         return fail(error::server_full);
     registered_ = true;
     phase_ = phase::online;
-    push(kind::cancel_timer);
+    if (probing()) {
+        next_probe_ = now + opts_.probe_interval;
+        push_wait(next_probe_);
+    }
+    else {
+        push(kind::cancel_timer);
+    }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.held).count();
     wire::welcome w;
     w.misses = static_cast<std::uint8_t>(std::min(opts_.misses, 255u));
