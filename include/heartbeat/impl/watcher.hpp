@@ -232,6 +232,8 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             auto old = it->second;
             old->machine.replaced(a.at);
             run(old); // releases the id, then says goodbye
+            if (stopped)
+                return; // a callback of the replaced peer's offline stopped us
         }
         table.locked([&](registry_type& reg) {
             s->handle = reg.touch(key, a.at);
