@@ -14,8 +14,8 @@ namespace heartbeat::detail {
 /// The registry arms at most one live entry per online peer and lets it go
 /// stale when the peer beats again ("lazy re-arming"): a beat only moves the
 /// peer's real deadline later, so the old entry still fires no later than
-/// the real deadline and is re-armed when it surfaces. See registry.hpp and
-/// docs/CORE.md for why this beats a timing wheel here.
+/// the real deadline and is re-armed when it surfaces. deadline_schedule.hpp
+/// does that; docs/CORE.md says why this beats a timing wheel here.
 template <class TimePoint>
 class deadline_queue {
 public:

@@ -1,0 +1,158 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_CORE_IMPL_REGISTRY_HPP
+#define HEARTBEAT_CORE_IMPL_REGISTRY_HPP
+
+// The longer member bodies of registry, out of the class so that its
+// interface reads in one place.
+#include <heartbeat/core/registry.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace heartbeat {
+
+template <class Key, class Clock, class Policy, class Hash, class KeyEqual>
+auto registry<Key, Clock, Policy, Hash, KeyEqual>::touch(const Key& key, time_point now)
+    -> peer_handle
+{
+    const std::uint32_t found = table_.find(key);
+    if (found != npos) {
+        const peer_handle h = table_.handle(found);
+        touch_slot(found, now);
+        return h;
+    }
+    if (opts_.max_peers != 0 && table_.size() >= opts_.max_peers)
+        return {};
+    const std::uint32_t i = table_.insert(key, policy_);
+    const peer_handle h = table_.handle(i);
+    bring_online(i, now);
+    return h;
+}
+
+template <class Key, class Clock, class Policy, class Hash, class KeyEqual>
+auto registry<Key, Clock, Policy, Hash, KeyEqual>::set_interval(peer_handle h,
+                                                                duration announced)
+    -> std::optional<duration>
+{
+    if (!table_.live(h))
+        return std::nullopt;
+    slot& s = table_[h.index];
+    const duration held = policy_.set_interval(s.state, announced);
+    if (s.status == peer_status::online) {
+        const time_point before = s.deadline;
+        s.deadline = policy_.offline_at(s.state, s.last_seen);
+        s.stamp = schedule_.next_stamp();
+        if (s.deadline < before)
+            rearm_earlier(h.index);
+    }
+    return held;
+}
+
+template <class Key, class Clock, class Policy, class Hash, class KeyEqual>
+bool registry<Key, Clock, Policy, Hash, KeyEqual>::remove(peer_handle h, offline_reason reason,
+                                                          time_point now)
+{
+    if (!table_.live(h))
+        return false;
+    slot& s = table_[h.index];
+    const bool was_online = s.status == peer_status::online;
+    const time_point last_seen = s.last_seen;
+    // Keep what the event needs before the slot is recycled.
+    std::optional<Key> key;
+    if (was_online && sink_)
+        key.emplace(std::move(s.key));
+    table_.erase(h.index, key ? *key : s.key, policy_);
+    if (was_online) {
+        --online_;
+        compact_if_sparse();
+    }
+    if (key)
+        emit(*key, transition::offline, reason, now, last_seen);
+    return true;
+}
+
+template <class Key, class Clock, class Policy, class Hash, class KeyEqual>
+void registry<Key, Clock, Policy, Hash, KeyEqual>::clear(offline_reason reason, time_point now)
+{
+    std::vector<peer_handle> all;
+    all.reserve(table_.size());
+    table_.for_each_index([&](std::uint32_t i) { all.push_back(table_.handle(i)); });
+    for (peer_handle h : all)
+        remove(h, reason, now);
+}
+
+template <class Key, class Clock, class Policy, class Hash, class KeyEqual>
+auto registry<Key, Clock, Policy, Hash, KeyEqual>::expire(time_point now)
+    -> std::optional<time_point>
+{
+    if (expiring_)
+        return next_deadline();
+    expiring_ = true;
+    struct reset_flag {
+        bool& flag;
+        ~reset_flag() { flag = false; }
+    } reset{expiring_};
+
+    schedule_.pop_due(table_, now, opts_.pause_threshold, opts_.pause_grace,
+                      [&](std::uint32_t i) {
+                          slot& s = table_[i];
+                          s.status = peer_status::offline;
+                          ++s.offline_episodes;
+                          --online_;
+                          if (sink_) {
+                              const Key key = s.key; // s may move if the sink adds peers
+                              emit(key, transition::offline, offline_reason::timeout, now,
+                                   s.last_seen);
+                          }
+                      });
+    return next_deadline();
+}
+
+template <class Key, class Clock, class Policy, class Hash, class KeyEqual>
+void registry<Key, Clock, Policy, Hash, KeyEqual>::touch_slot(std::uint32_t i, time_point now)
+{
+    slot& s = table_[i];
+    if (s.status != peer_status::online) {
+        bring_online(i, now);
+        return;
+    }
+    ++s.beats;
+    const time_point previous = s.last_seen;
+    if (now > previous) {
+        s.last_seen = now;
+        policy_.on_beat(s.state, previous, now);
+    }
+    const time_point before = s.deadline;
+    s.deadline = policy_.offline_at(s.state, s.last_seen);
+    s.stamp = schedule_.next_stamp();
+    // Fixed misses never moves a deadline earlier; an adaptive policy
+    // may, and then the armed entry would fire too late.
+    if (s.deadline < before)
+        rearm_earlier(i);
+}
+
+template <class Key, class Clock, class Policy, class Hash, class KeyEqual>
+void registry<Key, Clock, Policy, Hash, KeyEqual>::bring_online(std::uint32_t i, time_point now)
+{
+    slot& s = table_[i];
+    ++s.beats;
+    if (s.status == peer_status::unknown || now > s.last_seen)
+        s.last_seen = now;
+    s.status = peer_status::online;
+    policy_.on_online(s.state, s.last_seen);
+    s.deadline = policy_.offline_at(s.state, s.last_seen);
+    s.stamp = schedule_.next_stamp();
+    schedule_.arm(table_, i);
+    ++online_;
+    if (sink_) {
+        const Key key = s.key;
+        emit(key, transition::online, offline_reason::none, now, s.last_seen);
+    }
+}
+
+} // namespace heartbeat
+
+#endif
