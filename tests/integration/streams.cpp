@@ -132,7 +132,11 @@ TEST_CASE("in-memory stream: a message over the peer's limit fails locally, the 
     CHECK_FALSE(*fits);
     CHECK(client_got.front() == std::string(1000, 'y'));
     CHECK(ev.log == std::vector<std::string>{"online big", "message big " + std::string(1000, 'x')});
+    // Wind down inside the test: the in-memory streams hold their pending
+    // handlers, which hold the sessions.
+    p.stop();
     w.stop();
+    CHECK(run_until(io, [&] { return w.session_count() == 0; }));
 }
 
 TEST_CASE("in-memory stream: a failed read on the server is a disconnect", "[streams]")
