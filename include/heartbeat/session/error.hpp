@@ -9,7 +9,9 @@
 
 #include <heartbeat/wire/frame.hpp>
 
+#include <array>
 #include <cstdint>
+#include <vector>
 
 namespace heartbeat {
 
@@ -33,7 +35,7 @@ enum class error {
     send_queue_full,     ///< too many bytes queued for a slow peer
     rate_limited,        ///< frames arrived faster than the server allows
     unacceptable_terms,  ///< the server's WELCOME holds us to terms outside our bounds
-    message_too_large    ///< a message larger than the peer accepts (refused locally)
+    message_too_large    ///< a message larger than the peer accepts (refused locally); keep last
 };
 
 /// A short description of `e`, the message of its error_code and the text
@@ -112,6 +114,26 @@ inline error from_wire(std::uint16_t code) noexcept
     }
     return error::rejected;
 }
+
+namespace detail {
+
+/// The ERROR frame a server sends for `e`: its wire code and description.
+/// The bytes depend on nothing else, so they are built once and shared by
+/// every session (a refusal costs no buffer of its own).
+inline const std::vector<std::uint8_t>& error_frame(error e)
+{
+    constexpr std::size_t count = static_cast<std::size_t>(error::message_too_large) + 1;
+    static const std::array<std::vector<std::uint8_t>, count> frames = [] {
+        std::array<std::vector<std::uint8_t>, count> f;
+        for (std::size_t i = 1; i < count; ++i)
+            wire::append_error(f[i], to_wire(static_cast<error>(i)), describe(static_cast<error>(i)));
+        return f;
+    }();
+    const auto i = static_cast<std::size_t>(e);
+    return frames[i < count ? i : static_cast<std::size_t>(error::protocol_error)];
+}
+
+} // namespace detail
 
 } // namespace heartbeat
 

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -139,7 +140,11 @@ public:
 
     enum class phase : std::uint8_t { handshake, hello, authenticating, admitting, online, closing, closed };
 
-    explicit server_session(const options& o = {}) : opts_(o), decoder_(o.max_frame) {}
+    explicit server_session(const options& o = {}) : server_session(std::make_shared<const options>(o)) {}
+
+    /// Sessions of one server share their options (one copy, not one per
+    /// connection).
+    explicit server_session(std::shared_ptr<const options> o) : opts_(std::move(o)), decoder_(opts_->max_frame) {}
 
     phase state() const noexcept { return phase_; }
     bool online() const noexcept { return phase_ == phase::online; }
@@ -156,8 +161,8 @@ public:
     void start(time_point now, bool transport_handshake = false)
     {
         now_ = now;
-        hello_deadline_ = now + opts_.hello_timeout;
-        push_wait(hello_deadline_);
+        deadline_ = now + opts_->hello_timeout;
+        push_wait(deadline_);
         if (transport_handshake) {
             phase_ = phase::handshake;
             push(kind::handshake);
@@ -241,13 +246,12 @@ private:
     {
         return phase_ == phase::handshake || phase_ == phase::hello || waiting_for_verdict();
     }
-    bool probing() const noexcept { return opts_.probe_interval > duration::zero(); }
+    bool probing() const noexcept { return opts_->probe_interval > duration::zero(); }
     bool waiting_for_verdict() const noexcept
     {
         return phase_ == phase::authenticating || phase_ == phase::admitting || phase_ == phase::handshake;
     }
 
-    std::string_view id() const noexcept { return {id_.data(), id_size_}; }
 
     void on_frame(const wire::frame_view& f);
 
@@ -261,12 +265,12 @@ private:
         if (phase_ == phase::closing || phase_ == phase::closed)
             return;
         release(e == error::send_queue_full ? offline_reason::disconnected : offline_reason::protocol_error);
-        frame_size_ = wire::encode_error(frame_.data(), to_wire(e), describe(e));
-        close_after(e);
+        close_after(e, true);
     }
 
-    // Writes the frame in frame_, then closes (or closes at close_timeout).
-    void close_after(error cause);
+    // Writes the last frame (frame_, or the shared ERROR frame for `cause`),
+    // then closes (or closes at close_timeout).
+    void close_after(error cause, bool shared_error);
 
     void transport_ended()
     {
@@ -282,63 +286,125 @@ private:
     // The flood guard's token bucket, refilled once per read.
     void refill_tokens(time_point now) noexcept;
 
-    std::size_t encode_goodbye(wire::goodbye_reason r) noexcept
+    std::uint8_t encode_goodbye(wire::goodbye_reason r) noexcept
     {
         const auto bye = wire::encode_goodbye(r);
         std::copy(bye.begin(), bye.end(), frame_.begin());
-        return bye.size();
+        return static_cast<std::uint8_t>(bye.size());
     }
 
-    action make(kind k) const noexcept
+    // What the ring holds: the action without what the machine can supply
+    // when it hands the action out (the HELLO's views, the interval), so a
+    // session carries a few hundred bytes of state, not a kilobyte.
+    struct pending {
+        kind type = kind::idle;
+        bool urgent = false;
+        bool replace = false;
+        bool shared_error = false; // close_after: the ERROR frame for `cause`, else frame_
+        offline_reason reason{};
+        std::uint8_t cause = 0; // an error's value; 0: a normal end
+        time_point at{};
+    };
+
+    action expand(const pending& p) const noexcept
     {
         action a;
-        a.type = k;
+        a.type = p.type;
+        a.urgent = p.urgent;
+        a.replace = p.replace;
+        a.reason = p.reason;
+        if (p.cause != 0)
+            a.cause = static_cast<error>(p.cause);
+        a.at = p.at;
+        switch (p.type) {
+        case kind::write:
+        case kind::close_after:
+            if (p.shared_error) {
+                const auto& frame = detail::error_frame(static_cast<error>(p.cause));
+                a.data = frame.data();
+                a.size = frame.size();
+            }
+            else {
+                a.data = frame_.data();
+                a.size = frame_size_;
+            }
+            break;
+        case kind::deliver:
+            a.data = payload_;
+            a.size = payload_size_;
+            break;
+        case kind::authenticate:
+            a.id = id_;
+            a.credential = credential_;
+            a.interval = announced_;
+            break;
+        case kind::admit:
+            a.id = id_;
+            a.interval = announced_ > duration::zero() ? announced_ : opts_->default_interval;
+            break;
+        default: break;
+        }
         return a;
+    }
+
+    static pending make(kind k) noexcept
+    {
+        pending p;
+        p.type = k;
+        return p;
     }
     void push(kind k) noexcept { queue_.push(make(k)); }
     void push_wait(time_point at) noexcept
     {
-        action a = make(kind::wait_until);
-        a.at = at;
-        queue_.push(a);
+        pending p = make(kind::wait_until);
+        p.at = at;
+        queue_.push(p);
     }
     void push_touch(time_point at) noexcept
     {
-        action a = make(kind::touch);
-        a.at = at;
-        queue_.push(a);
+        pending p = make(kind::touch);
+        p.at = at;
+        queue_.push(p);
     }
-    void push_write(bool urgent) noexcept
+    void push_frame(kind k, bool urgent, std::optional<error> cause = {}, bool shared_error = false) noexcept
     {
-        action a = make(kind::write);
-        a.urgent = urgent;
-        a.data = frame_.data();
-        a.size = frame_size_;
-        queue_.push(a);
+        pending p = make(k);
+        p.urgent = urgent;
+        p.shared_error = shared_error;
+        p.cause = cause ? static_cast<std::uint8_t>(*cause) : std::uint8_t{0};
+        queue_.push(p);
     }
+    void push_write(bool urgent) noexcept { push_frame(kind::write, urgent); }
 
-    options opts_;
+    std::shared_ptr<const options> opts_;
     wire::decoder decoder_;
-    detail::action_queue<action> queue_;
+    detail::action_queue<pending, 6> queue_;
     phase phase_ = phase::hello;
     bool registered_ = false;
     detail::session_input in_;
     time_point now_{};
-    time_point hello_deadline_{};
-    time_point close_deadline_{};
+    time_point deadline_{}; // the hello deadline, then the close deadline
     time_point next_probe_{};
     std::size_t queued_ = 0;
     std::uint64_t frames_ = 0;
-    std::optional<time_point> rtt_sampled_;
-    std::optional<time_point> refilled_;
+    time_point rtt_sampled_{};
+    time_point refilled_{};
+    bool sampled_once_ = false;
+    bool refilled_once_ = false;
     double tokens_ = 0;
     duration announced_{};
-    std::array<char, wire::max_id_size> id_{};
-    std::size_t id_size_ = 0;
-    // The one frame the machine writes at a time: ECHO, WELCOME, ERROR or
-    // GOODBYE; the driver copies it before the machine's next step.
-    std::array<std::uint8_t, wire::max_control_frame> frame_{};
-    std::size_t frame_size_ = 0;
+    // Views into the HELLO (the driver's read buffer or the decoder's),
+    // which stay put until the verdicts are in: the machine reads nothing
+    // more meanwhile.
+    std::string_view id_;
+    std::string_view credential_;
+    const std::uint8_t* payload_ = nullptr; // the DATA being delivered
+    std::size_t payload_size_ = 0;
+    // The one frame the machine writes at a time (ECHO, WELCOME or
+    // GOODBYE; ERROR frames are constant per code and shared); the driver
+    // copies it before the machine's next step.
+    std::array<std::uint8_t, wire::header_size + wire::welcome_payload_size> frame_{};
+    std::uint8_t frame_size_ = 0;
 };
 
 } // namespace heartbeat

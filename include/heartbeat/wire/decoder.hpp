@@ -155,12 +155,13 @@ private:
         return step::frame;
     }
 
-    std::size_t max_payload_;
-    std::uint8_t header_[header_size] = {};
-    std::size_t header_have_ = 0;
-    frame_type type_ = frame_type::data;
-    std::size_t payload_size_ = 0;
+    // Largest first, so thousands of idle sessions pay no padding.
     std::vector<std::uint8_t> buffer_;
+    std::size_t max_payload_;
+    std::size_t header_have_ = 0;
+    std::size_t payload_size_ = 0;
+    std::uint8_t header_[header_size] = {};
+    frame_type type_ = frame_type::data;
     bool delivered_buffered_ = false;
     decode_status status_ = decode_status::ok;
 };

@@ -6,6 +6,7 @@
 #include <array>
 #include <cassert>
 #include <cstddef>
+#include <cstdint>
 
 namespace heartbeat::detail {
 
@@ -25,12 +26,13 @@ public:
         assert(size_ < Capacity && "heartbeat: a session step decided more actions than it may");
         items_[(head_ + size_) % Capacity] = a;
         ++size_;
+        static_assert(Capacity < 256, "indices are bytes");
     }
 
     Action pop() noexcept
     {
         Action a = items_[head_];
-        head_ = (head_ + 1) % Capacity;
+        head_ = static_cast<std::uint8_t>((head_ + 1) % Capacity);
         --size_;
         return a;
     }
@@ -39,8 +41,8 @@ public:
 
 private:
     std::array<Action, Capacity> items_{};
-    std::size_t head_ = 0;
-    std::size_t size_ = 0;
+    std::uint8_t head_ = 0;
+    std::uint8_t size_ = 0;
 };
 
 } // namespace heartbeat::detail

@@ -26,15 +26,15 @@ void server_session<Clock>::timer_fired(time_point now)
 {
     now_ = now;
     // A transport still in its handshake cannot carry an ERROR frame.
-    if (phase_ == phase::handshake && now >= hello_deadline_)
+    if (phase_ == phase::handshake && now >= deadline_)
         return end_now(error::hello_timeout, offline_reason::disconnected);
-    if (awaiting_hello() && now >= hello_deadline_)
+    if (awaiting_hello() && now >= deadline_)
         return fail(error::hello_timeout);
-    if (phase_ == phase::closing && now >= close_deadline_)
+    if (phase_ == phase::closing && now >= deadline_)
         return end_now(std::nullopt, offline_reason::disconnected);
     if (phase_ == phase::online && probing() && now >= next_probe_) {
         push(kind::probe);
-        next_probe_ = now + opts_.probe_interval;
+        next_probe_ = now + opts_->probe_interval;
         push_wait(next_probe_);
     }
 }
@@ -56,13 +56,10 @@ void server_session<Clock>::authenticated(std::optional<error> verdict, time_poi
     if (verdict)
         return fail(*verdict == error::bad_id ? error::bad_id : error::auth_failed);
     phase_ = phase::admitting;
-    action a;
-    a.type = kind::admit;
-    a.id = id();
-    a.interval = announced_ > duration::zero() ? announced_ : opts_.default_interval;
-    a.replace = opts_.on_duplicate == duplicate_policy::replace;
-    a.at = now;
-    queue_.push(a);
+    pending p = make(kind::admit);
+    p.replace = opts_->on_duplicate == duplicate_policy::replace;
+    p.at = now;
+    queue_.push(p);
 }
 
 template <class Clock>
@@ -78,7 +75,7 @@ void server_session<Clock>::admitted(const admission& r, time_point now)
     registered_ = true;
     phase_ = phase::online;
     if (probing()) {
-        next_probe_ = now + opts_.probe_interval;
+        next_probe_ = now + opts_->probe_interval;
         push_wait(next_probe_);
     }
     else {
@@ -86,9 +83,9 @@ void server_session<Clock>::admitted(const admission& r, time_point now)
     }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.held).count();
     wire::welcome w;
-    w.misses = static_cast<std::uint8_t>(std::min(opts_.misses, 255u));
+    w.misses = static_cast<std::uint8_t>(std::min(opts_->misses, 255u));
     w.interval_ms = static_cast<std::uint32_t>(std::clamp<long long>(ms, 1, 0xFFFF'FFFFLL));
-    frame_size_ = wire::encode_welcome(frame_.data(), w);
+    frame_size_ = static_cast<std::uint8_t>(wire::encode_welcome(frame_.data(), w));
     push_write(false);
 }
 
@@ -96,7 +93,7 @@ template <class Clock>
 void server_session<Clock>::timed_out(time_point now)
 {
     now_ = now;
-    if (phase_ != phase::online || !opts_.close_on_timeout)
+    if (phase_ != phase::online || !opts_->close_on_timeout)
         return;
     // The registry already said offline(timeout): forget the record and
     // close without a goodbye (the peer is not reading).
@@ -111,7 +108,7 @@ void server_session<Clock>::replaced(time_point now)
         return;
     release(offline_reason::replaced);
     frame_size_ = encode_goodbye(wire::goodbye_reason::replaced);
-    close_after(error::replaced);
+    close_after(error::replaced, false);
 }
 
 template <class Clock>
@@ -124,7 +121,7 @@ void server_session<Clock>::shutdown(time_point now)
         return end_now(error::shutting_down, offline_reason::shutdown);
     release(offline_reason::shutdown);
     frame_size_ = encode_goodbye(wire::goodbye_reason::shutting_down);
-    close_after(error::shutting_down);
+    close_after(error::shutting_down, false);
 }
 
 template <class Clock>
@@ -133,7 +130,7 @@ bool server_session<Clock>::accept_send(std::size_t frame_size, std::size_t queu
     now_ = now;
     if (phase_ != phase::online)
         return false;
-    if (queued + frame_size > opts_.max_send_queue) {
+    if (queued + frame_size > opts_->max_send_queue) {
         // A peer that cannot keep up is closed rather than buffered
         // without bound.
         fail(error::send_queue_full);
@@ -148,7 +145,7 @@ server_session<Clock>::next()
 {
     for (;;) {
         if (!queue_.empty())
-            return queue_.pop();
+            return expand(queue_.pop());
         if (phase_ == phase::closed)
             return action{};
         if (waiting_for_verdict())
@@ -176,7 +173,7 @@ server_session<Clock>::next()
             transport_ended();
             continue;
         }
-        return in_.take_read_request() ? make(kind::read) : action{};
+        return in_.take_read_request() ? expand(make(kind::read)) : action{};
     }
 }
 
@@ -185,7 +182,7 @@ void server_session<Clock>::on_frame(const wire::frame_view& f)
 {
     if (phase_ != phase::hello && phase_ != phase::online)
         return;
-    if (opts_.max_frame_rate != 0 && (tokens_ -= 1.0) < 0.0)
+    if (opts_->max_frame_rate != 0 && (tokens_ -= 1.0) < 0.0)
         return fail(error::rate_limited);
     if (phase_ == phase::hello) {
         if (f.type != wire::frame_type::hello)
@@ -199,10 +196,9 @@ void server_session<Clock>::on_frame(const wire::frame_view& f)
     switch (f.type) {
     case wire::frame_type::beat: return on_beat(f);
     case wire::frame_type::data: {
-        action a = make(kind::deliver);
-        a.data = f.payload;
-        a.size = f.size;
-        return queue_.push(a);
+        payload_ = f.payload;
+        payload_size_ = f.size;
+        return push(kind::deliver);
     }
     case wire::frame_type::goodbye: return end_now(std::nullopt, offline_reason::left);
     default: return fail(error::protocol_error);
@@ -212,17 +208,13 @@ void server_session<Clock>::on_frame(const wire::frame_view& f)
 template <class Clock>
 void server_session<Clock>::on_hello(const wire::hello& h)
 {
-    if (h.id.empty() || h.id.size() > id_.size())
+    if (h.id.empty() || h.id.size() > wire::max_id_size)
         return fail(error::bad_id);
-    id_size_ = h.id.size();
-    std::copy(h.id.begin(), h.id.end(), id_.begin());
+    id_ = h.id;
+    credential_ = h.credential;
     announced_ = std::chrono::duration_cast<duration>(std::chrono::milliseconds(h.interval_ms));
     phase_ = phase::authenticating;
-    action a = make(kind::authenticate);
-    a.id = id();
-    a.credential = h.credential; // in the frame, valid until the verdict
-    a.interval = announced_;
-    queue_.push(a);
+    push(kind::authenticate);
 }
 
 template <class Clock>
@@ -234,30 +226,27 @@ void server_session<Clock>::on_beat(const wire::frame_view& f)
     // A peer that beats but never reads would grow its echo queue
     // without bound: it is held to the send queue limit.
     const auto echo = wire::encode_echo(seq);
-    if (queued_ + echo.size() > opts_.max_send_queue)
+    if (queued_ + echo.size() > opts_->max_send_queue)
         return fail(error::send_queue_full);
     std::copy(echo.begin(), echo.end(), frame_.begin());
-    frame_size_ = echo.size();
+    frame_size_ = static_cast<std::uint8_t>(echo.size());
     queued_ += echo.size();
     push_write(true);
-    if (opts_.rtt_sample_interval != duration::zero()
-        && (!rtt_sampled_ || now_ - *rtt_sampled_ >= opts_.rtt_sample_interval)) {
+    if (opts_->rtt_sample_interval != duration::zero()
+        && (!sampled_once_ || now_ - rtt_sampled_ >= opts_->rtt_sample_interval)) {
+        sampled_once_ = true;
         rtt_sampled_ = now_;
         push(kind::sample_rtt);
     }
 }
 
 template <class Clock>
-void server_session<Clock>::close_after(error cause)
+void server_session<Clock>::close_after(error cause, bool shared_error)
 {
     phase_ = phase::closing;
-    close_deadline_ = now_ + opts_.close_timeout;
-    push_wait(close_deadline_);
-    action a = make(kind::close_after);
-    a.data = frame_.data();
-    a.size = frame_size_;
-    a.cause = cause;
-    queue_.push(a);
+    deadline_ = now_ + opts_->close_timeout;
+    push_wait(deadline_);
+    push_frame(kind::close_after, false, cause, shared_error);
 }
 
 template <class Clock>
@@ -267,9 +256,9 @@ void server_session<Clock>::end_now(std::optional<error> cause, offline_reason r
         return;
     release(reason);
     phase_ = phase::closed;
-    action a = make(kind::close);
-    a.cause = cause;
-    queue_.push(a);
+    pending p = make(kind::close);
+    p.cause = cause ? static_cast<std::uint8_t>(*cause) : std::uint8_t{0};
+    queue_.push(p);
 }
 
 template <class Clock>
@@ -278,23 +267,24 @@ void server_session<Clock>::release(offline_reason reason)
     if (!registered_)
         return;
     registered_ = false;
-    action a = make(kind::release);
-    a.reason = reason;
-    queue_.push(a);
+    pending p = make(kind::release);
+    p.reason = reason;
+    queue_.push(p);
 }
 
 template <class Clock>
 void server_session<Clock>::refill_tokens(time_point now) noexcept
 {
-    if (opts_.max_frame_rate == 0)
+    if (opts_->max_frame_rate == 0)
         return;
-    const double burst = static_cast<double>(opts_.max_frame_burst);
-    if (!refilled_) {
+    const double burst = static_cast<double>(opts_->max_frame_burst);
+    if (!refilled_once_) {
+        refilled_once_ = true;
         tokens_ = burst;
     }
     else {
-        const double elapsed = std::chrono::duration<double>(now - *refilled_).count();
-        tokens_ = std::min(burst, tokens_ + elapsed * static_cast<double>(opts_.max_frame_rate));
+        const double elapsed = std::chrono::duration<double>(now - refilled_).count();
+        tokens_ = std::min(burst, tokens_ + elapsed * static_cast<double>(opts_->max_frame_rate));
     }
     refilled_ = now;
 }
