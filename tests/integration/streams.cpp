@@ -98,6 +98,7 @@ TEST_CASE("in-memory stream: a message over the peer's limit fails locally, the 
     test_stream& client_end = ends.second;
     auto wo = fast<test_stream>();
     wo.peer_max_frame = 1000;
+    wo.detection.misses = 100; // 2 s: building a 16 MiB message under a sanitizer takes a while
     heartbeat::watcher<test_stream> w(io, wo);
     events ev;
     ev.attach(w);
