@@ -4,13 +4,13 @@
 #define HEARTBEAT_SESSION_SERVER_SESSION_HPP
 
 #include <heartbeat/core/events.hpp>
-#include <heartbeat/session/detail/action_queue.hpp>
 #include <heartbeat/session/detail/input.hpp>
 #include <heartbeat/session/error.hpp>
 #include <heartbeat/wire/decoder.hpp>
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -293,46 +293,22 @@ private:
         return static_cast<std::uint8_t>(bye.size());
     }
 
-    // What the ring holds: the action without what the machine can supply
-    // when it hands the action out (the HELLO's views, the interval), so a
-    // session carries a few hundred bytes of state, not a kilobyte.
-    struct pending {
-        kind type = kind::idle;
-        bool urgent = false;
-        bool replace = false;
-        bool shared_error = false; // close_after: the ERROR frame for `cause`, else frame_
-        offline_reason reason{};
-        std::uint8_t cause = 0; // an error's value; 0: a normal end
-        time_point at{};
-    };
+    // The actions decided and not yet handed out: a set, taken in the one
+    // order every rule needs (life first, then the verdicts, the registry,
+    // the timer, the frames, the end). An input decides each kind at most
+    // once, and the set is drained before the next frame is read, so a
+    // connection carries a few bytes of pending state, not a queue.
+    static constexpr kind hand_out_order[] = {kind::touch,      kind::authenticate, kind::admit,     kind::release,
+                                              kind::wait_until, kind::write,        kind::deliver,   kind::sample_rtt,
+                                              kind::probe,      kind::handshake,    kind::close_after, kind::close};
+    static constexpr std::uint16_t bit(kind k) noexcept { return static_cast<std::uint16_t>(1u << static_cast<unsigned>(k)); }
 
-    action expand(const pending& p) const noexcept
+    action take(kind k) noexcept
     {
         action a;
-        a.type = p.type;
-        a.urgent = p.urgent;
-        a.replace = p.replace;
-        a.reason = p.reason;
-        if (p.cause != 0)
-            a.cause = static_cast<error>(p.cause);
-        a.at = p.at;
-        switch (p.type) {
-        case kind::write:
-        case kind::close_after:
-            if (p.shared_error) {
-                const auto& frame = detail::error_frame(static_cast<error>(p.cause));
-                a.data = frame.data();
-                a.size = frame.size();
-            }
-            else {
-                a.data = frame_.data();
-                a.size = frame_size_;
-            }
-            break;
-        case kind::deliver:
-            a.data = payload_;
-            a.size = payload_size_;
-            break;
+        a.type = k;
+        switch (k) {
+        case kind::touch: a.at = touch_at_; break;
         case kind::authenticate:
             a.id = id_;
             a.credential = credential_;
@@ -341,50 +317,87 @@ private:
         case kind::admit:
             a.id = id_;
             a.interval = announced_ > duration::zero() ? announced_ : opts_->default_interval;
+            a.replace = opts_->on_duplicate == duplicate_policy::replace;
+            a.at = admit_at_;
+            break;
+        case kind::release: a.reason = release_reason_; break;
+        case kind::wait_until:
+            if (timer_cancel_)
+                a.type = kind::cancel_timer;
+            a.at = timer_at_;
+            break;
+        case kind::write:
+            a.urgent = write_urgent_;
+            a.data = frame_.data();
+            a.size = frame_size_;
+            break;
+        case kind::deliver:
+            a.data = payload_;
+            a.size = payload_size_;
+            break;
+        case kind::close_after:
+            if (last_cause_ != 0)
+                a.cause = static_cast<error>(last_cause_);
+            if (last_is_error_) {
+                const auto& frame = detail::error_frame(static_cast<error>(last_cause_));
+                a.data = frame.data();
+                a.size = frame.size();
+            }
+            else {
+                a.data = frame_.data();
+                a.size = frame_size_;
+            }
+            break;
+        case kind::close:
+            if (close_cause_ != 0)
+                a.cause = static_cast<error>(close_cause_);
             break;
         default: break;
         }
         return a;
     }
 
-    static pending make(kind k) noexcept
+    void push(kind k) noexcept { pending_ = static_cast<std::uint16_t>(pending_ | bit(k)); }
+    void push_timer(bool cancel, time_point at = {}) noexcept
     {
-        pending p;
-        p.type = k;
-        return p;
+        timer_cancel_ = cancel;
+        timer_at_ = at;
+        push(kind::wait_until);
     }
-    void push(kind k) noexcept { queue_.push(make(k)); }
-    void push_wait(time_point at) noexcept
-    {
-        pending p = make(kind::wait_until);
-        p.at = at;
-        queue_.push(p);
-    }
+    void push_wait(time_point at) noexcept { push_timer(false, at); }
     void push_touch(time_point at) noexcept
     {
-        pending p = make(kind::touch);
-        p.at = at;
-        queue_.push(p);
+        touch_at_ = at;
+        push(kind::touch);
     }
-    void push_frame(kind k, bool urgent, std::optional<error> cause = {}, bool shared_error = false) noexcept
+    void push_write(bool urgent) noexcept
     {
-        pending p = make(k);
-        p.urgent = urgent;
-        p.shared_error = shared_error;
-        p.cause = cause ? static_cast<std::uint8_t>(*cause) : std::uint8_t{0};
-        queue_.push(p);
+        assert(!(pending_ & bit(kind::write)) && "heartbeat: two frames decided in one step");
+        write_urgent_ = urgent;
+        push(kind::write);
     }
-    void push_write(bool urgent) noexcept { push_frame(kind::write, urgent); }
+    static std::uint8_t cause_byte(std::optional<error> cause) noexcept
+    {
+        return cause ? static_cast<std::uint8_t>(*cause) : std::uint8_t{0};
+    }
 
     std::shared_ptr<const options> opts_;
     wire::decoder decoder_;
-    detail::action_queue<pending, 6> queue_;
+    std::uint16_t pending_ = 0;
+    bool timer_cancel_ = false;
+    bool write_urgent_ = false;
+    bool last_is_error_ = false; // close_after writes the shared ERROR frame for last_cause_
+    offline_reason release_reason_{};
+    std::uint8_t last_cause_ = 0;  // an error's value; 0: a normal end
+    std::uint8_t close_cause_ = 0;
+    time_point touch_at_{};
+    time_point timer_at_{};
+    time_point admit_at_{};
     phase phase_ = phase::hello;
     bool registered_ = false;
     detail::session_input in_;
     time_point now_{};
     time_point deadline_{}; // the hello deadline, then the close deadline
-    time_point next_probe_{};
     std::size_t queued_ = 0;
     std::uint64_t frames_ = 0;
     time_point rtt_sampled_{};

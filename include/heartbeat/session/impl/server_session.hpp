@@ -32,10 +32,10 @@ void server_session<Clock>::timer_fired(time_point now)
         return fail(error::hello_timeout);
     if (phase_ == phase::closing && now >= deadline_)
         return end_now(std::nullopt, offline_reason::disconnected);
-    if (phase_ == phase::online && probing() && now >= next_probe_) {
+    if (phase_ == phase::online && probing() && now >= deadline_) {
         push(kind::probe);
-        next_probe_ = now + opts_->probe_interval;
-        push_wait(next_probe_);
+        deadline_ = now + opts_->probe_interval; // the next probe
+        push_wait(deadline_);
     }
 }
 
@@ -56,10 +56,8 @@ void server_session<Clock>::authenticated(std::optional<error> verdict, time_poi
     if (verdict)
         return fail(*verdict == error::bad_id ? error::bad_id : error::auth_failed);
     phase_ = phase::admitting;
-    pending p = make(kind::admit);
-    p.replace = opts_->on_duplicate == duplicate_policy::replace;
-    p.at = now;
-    queue_.push(p);
+    admit_at_ = now;
+    push(kind::admit);
 }
 
 template <class Clock>
@@ -75,11 +73,11 @@ void server_session<Clock>::admitted(const admission& r, time_point now)
     registered_ = true;
     phase_ = phase::online;
     if (probing()) {
-        next_probe_ = now + opts_->probe_interval;
-        push_wait(next_probe_);
+        deadline_ = now + opts_->probe_interval; // the first probe
+        push_wait(deadline_);
     }
     else {
-        push(kind::cancel_timer);
+        push_timer(true);
     }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.held).count();
     wire::welcome w;
@@ -144,8 +142,14 @@ typename server_session<Clock>::action
 server_session<Clock>::next()
 {
     for (;;) {
-        if (!queue_.empty())
-            return expand(queue_.pop());
+        if (pending_ != 0) {
+            for (const kind k : hand_out_order) {
+                if (pending_ & bit(k)) {
+                    pending_ = static_cast<std::uint16_t>(pending_ & ~bit(k));
+                    return take(k);
+                }
+            }
+        }
         if (phase_ == phase::closed)
             return action{};
         if (waiting_for_verdict())
@@ -173,7 +177,11 @@ server_session<Clock>::next()
             transport_ended();
             continue;
         }
-        return in_.take_read_request() ? expand(make(kind::read)) : action{};
+        if (!in_.take_read_request())
+            return action{};
+        action a;
+        a.type = kind::read;
+        return a;
     }
 }
 
@@ -246,7 +254,9 @@ void server_session<Clock>::close_after(error cause, bool shared_error)
     phase_ = phase::closing;
     deadline_ = now_ + opts_->close_timeout;
     push_wait(deadline_);
-    push_frame(kind::close_after, false, cause, shared_error);
+    last_cause_ = cause_byte(cause);
+    last_is_error_ = shared_error;
+    push(kind::close_after);
 }
 
 template <class Clock>
@@ -256,9 +266,8 @@ void server_session<Clock>::end_now(std::optional<error> cause, offline_reason r
         return;
     release(reason);
     phase_ = phase::closed;
-    pending p = make(kind::close);
-    p.cause = cause ? static_cast<std::uint8_t>(*cause) : std::uint8_t{0};
-    queue_.push(p);
+    close_cause_ = cause_byte(cause);
+    push(kind::close);
 }
 
 template <class Clock>
@@ -267,9 +276,8 @@ void server_session<Clock>::release(offline_reason reason)
     if (!registered_)
         return;
     registered_ = false;
-    pending p = make(kind::release);
-    p.reason = reason;
-    queue_.push(p);
+    release_reason_ = reason;
+    push(kind::release);
 }
 
 template <class Clock>
