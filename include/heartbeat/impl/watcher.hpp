@@ -56,16 +56,18 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     {
         // The terms, read once: the registry's policy has clamped its
         // default interval.
-        session_options = make_session_options(o, table.locked([](const registry_type& r) -> const auto& {
-            return r.policy().get_options();
-        }));
+        session_options = std::make_shared<const typename session::machine_type::options>(
+            make_session_options(o, table.locked([](const registry_type& r) -> const auto& {
+                return r.policy().get_options();
+            })));
         table.set_handler([this](const event_type& e) { on_event(e); });
         table.start(); // idle until the first peer comes online
     }
 
     executor_type strand;
     options opts;
-    typename session::machine_type::options session_options;
+    // One copy for every session (each holds a pointer, not 80 bytes).
+    std::shared_ptr<const typename session::machine_type::options> session_options;
     detail::live_registry<Key, Policy, executor_type> table;
     std::unordered_map<Key, session_ptr> online; // key -> owning session
     std::unordered_set<session_ptr> sessions;
