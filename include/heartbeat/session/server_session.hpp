@@ -162,7 +162,7 @@ public:
     {
         now_ = now;
         deadline_ = now + opts_->hello_timeout;
-        push_wait(deadline_);
+        push_wait();
         if (transport_handshake) {
             phase_ = phase::handshake;
             push(kind::handshake);
@@ -187,7 +187,7 @@ public:
         if (n == 0)
             return;
         if (phase_ == phase::online)
-            push_touch(now); // every byte is a sign of life, not only beats
+            push_touch(); // every byte is a sign of life, not only beats
         if (phase_ == phase::hello || phase_ == phase::online)
             refill_tokens(now);
     }
@@ -308,7 +308,7 @@ private:
         action a;
         a.type = k;
         switch (k) {
-        case kind::touch: a.at = touch_at_; break;
+        case kind::touch: a.at = now_; break;
         case kind::authenticate:
             a.id = id_;
             a.credential = credential_;
@@ -318,13 +318,14 @@ private:
             a.id = id_;
             a.interval = announced_ > duration::zero() ? announced_ : opts_->default_interval;
             a.replace = opts_->on_duplicate == duplicate_policy::replace;
-            a.at = admit_at_;
+            a.at = now_;
             break;
         case kind::release: a.reason = release_reason_; break;
         case kind::wait_until:
             if (timer_cancel_)
                 a.type = kind::cancel_timer;
-            a.at = timer_at_;
+            else
+                a.at = deadline_;
             break;
         case kind::write:
             a.urgent = write_urgent_;
@@ -358,18 +359,16 @@ private:
     }
 
     void push(kind k) noexcept { pending_ = static_cast<std::uint16_t>(pending_ | bit(k)); }
-    void push_timer(bool cancel, time_point at = {}) noexcept
+    // The timer is always armed for deadline_ (the hello deadline, the
+    // close deadline or the next probe), and the peer touched and admitted
+    // at the instant of the input that decided it.
+    void push_timer(bool cancel) noexcept
     {
         timer_cancel_ = cancel;
-        timer_at_ = at;
         push(kind::wait_until);
     }
-    void push_wait(time_point at) noexcept { push_timer(false, at); }
-    void push_touch(time_point at) noexcept
-    {
-        touch_at_ = at;
-        push(kind::touch);
-    }
+    void push_wait() noexcept { push_timer(false); }
+    void push_touch() noexcept { push(kind::touch); }
     void push_write(bool urgent) noexcept
     {
         assert(!(pending_ & bit(kind::write)) && "heartbeat: two frames decided in one step");
@@ -390,9 +389,6 @@ private:
     offline_reason release_reason_{};
     std::uint8_t last_cause_ = 0;  // an error's value; 0: a normal end
     std::uint8_t close_cause_ = 0;
-    time_point touch_at_{};
-    time_point timer_at_{};
-    time_point admit_at_{};
     phase phase_ = phase::hello;
     bool registered_ = false;
     detail::session_input in_;

@@ -35,7 +35,7 @@ void server_session<Clock>::timer_fired(time_point now)
     if (phase_ == phase::online && probing() && now >= deadline_) {
         push(kind::probe);
         deadline_ = now + opts_->probe_interval; // the next probe
-        push_wait(deadline_);
+        push_wait();
     }
 }
 
@@ -44,7 +44,7 @@ void server_session<Clock>::probe_answered(time_point now)
 {
     now_ = now;
     if (phase_ == phase::online)
-        push_touch(now);
+        push_touch();
 }
 
 template <class Clock>
@@ -56,7 +56,6 @@ void server_session<Clock>::authenticated(std::optional<error> verdict, time_poi
     if (verdict)
         return fail(*verdict == error::bad_id ? error::bad_id : error::auth_failed);
     phase_ = phase::admitting;
-    admit_at_ = now;
     push(kind::admit);
 }
 
@@ -74,7 +73,7 @@ void server_session<Clock>::admitted(const admission& r, time_point now)
     phase_ = phase::online;
     if (probing()) {
         deadline_ = now + opts_->probe_interval; // the first probe
-        push_wait(deadline_);
+        push_wait();
     }
     else {
         push_timer(true);
@@ -253,7 +252,7 @@ void server_session<Clock>::close_after(error cause, bool shared_error)
 {
     phase_ = phase::closing;
     deadline_ = now_ + opts_->close_timeout;
-    push_wait(deadline_);
+    push_wait();
     last_cause_ = cause_byte(cause);
     last_is_error_ = shared_error;
     push(kind::close_after);
