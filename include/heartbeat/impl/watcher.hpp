@@ -25,7 +25,7 @@ struct watcher<Stream, Key, Policy>::session {
     using machine_type = server_session<clock_type>;
 
     session(Stream s, const std::shared_ptr<impl>& o)
-        : stream(std::move(s)), owner(o), machine(o->session_options), timer(o->strand),
+        : stream(std::move(s)), owner(o), machine(o->session_options),
           read_buffer(o->opts.read_buffer_size)
     {
     }
@@ -35,7 +35,11 @@ struct watcher<Stream, Key, Policy>::session {
     // alive (nor form a cycle with it).
     std::weak_ptr<impl> owner;
     machine_type machine;
-    net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, executor_type> timer;
+    // Only while a deadline runs (the hello, the linger): an online TCP
+    // peer has none, and thousands of them should not each carry an idle
+    // timer. Destroying it cancels its wait.
+    using timer_type = net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, executor_type>;
+    std::unique_ptr<timer_type> timer;
     std::vector<std::uint8_t> read_buffer;
     detail::outbox out;
     std::optional<Key> key;
@@ -150,7 +154,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         case kind::probe: return true; // TCP has no probe of its own; probe_interval stays zero here
         case kind::release: release(s, a.reason); return true;
         case kind::wait_until: arm(s, a.at); return true;
-        case kind::cancel_timer: s->timer.cancel(); return true;
+        case kind::cancel_timer: s->timer.reset(); return true;
         case kind::close_after:
             s->out.close_after(a.data, a.size);
             flush(s);
@@ -196,8 +200,10 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
 
     void arm(const session_ptr& s, time_point at)
     {
-        s->timer.expires_at(at);
-        s->timer.async_wait([s](const error_code& ec) {
+        if (!s->timer)
+            s->timer = std::make_unique<typename session::timer_type>(strand);
+        s->timer->expires_at(at);
+        s->timer->async_wait([s](const error_code& ec) {
             if (ec)
                 return;
             if (auto o = s->owner.lock()) {
@@ -334,7 +340,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         // Count it gone before the peer can see the close.
         if (sessions.erase(keep) != 0)
             --session_count;
-        keep->timer.cancel();
+        keep->timer.reset();
         detail::close_stream(keep->stream);
         keep->out.abandon();
     }
