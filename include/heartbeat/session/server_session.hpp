@@ -301,7 +301,34 @@ private:
     static constexpr kind hand_out_order[] = {kind::touch,      kind::authenticate, kind::admit,     kind::release,
                                               kind::wait_until, kind::write,        kind::deliver,   kind::sample_rtt,
                                               kind::probe,      kind::handshake,    kind::close_after, kind::close};
-    static constexpr std::uint16_t bit(kind k) noexcept { return static_cast<std::uint16_t>(1u << static_cast<unsigned>(k)); }
+    // A kind's bit is its rank in hand_out_order, so the next action to
+    // hand out is the lowest bit set.
+    static constexpr std::uint16_t bit(kind k) noexcept
+    {
+        unsigned rank = 0;
+        while (hand_out_order[rank] != k)
+            ++rank;
+        return static_cast<std::uint16_t>(1u << rank);
+    }
+    static constexpr std::array<std::uint16_t, 16> make_bits() noexcept
+    {
+        std::array<std::uint16_t, 16> b{};
+        for (const kind k : hand_out_order)
+            b[static_cast<std::size_t>(k)] = bit(k);
+        return b;
+    }
+    static constexpr std::array<std::uint16_t, 16> bits = make_bits();
+    static unsigned lowest_bit(std::uint16_t v) noexcept
+    {
+#if defined(__GNUC__) || defined(__clang__)
+        return static_cast<unsigned>(__builtin_ctz(v));
+#else
+        unsigned i = 0;
+        for (; (v & 1u) == 0; v = static_cast<std::uint16_t>(v >> 1))
+            ++i;
+        return i;
+#endif
+    }
 
     action take(kind k) noexcept
     {
@@ -358,7 +385,7 @@ private:
         return a;
     }
 
-    void push(kind k) noexcept { pending_ = static_cast<std::uint16_t>(pending_ | bit(k)); }
+    void push(kind k) noexcept { pending_ = static_cast<std::uint16_t>(pending_ | bits[static_cast<std::size_t>(k)]); }
     // The timer is always armed for deadline_ (the hello deadline, the
     // close deadline or the next probe), and the peer touched and admitted
     // at the instant of the input that decided it.
@@ -371,7 +398,7 @@ private:
     void push_touch() noexcept { push(kind::touch); }
     void push_write(bool urgent) noexcept
     {
-        assert(!(pending_ & bit(kind::write)) && "heartbeat: two frames decided in one step");
+        assert(!(pending_ & bits[static_cast<std::size_t>(kind::write)]) && "heartbeat: two frames decided in one step");
         write_urgent_ = urgent;
         push(kind::write);
     }

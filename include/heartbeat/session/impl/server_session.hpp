@@ -142,12 +142,9 @@ server_session<Clock>::next()
 {
     for (;;) {
         if (pending_ != 0) {
-            for (const kind k : hand_out_order) {
-                if (pending_ & bit(k)) {
-                    pending_ = static_cast<std::uint16_t>(pending_ & ~bit(k));
-                    return take(k);
-                }
-            }
+            const unsigned rank = lowest_bit(pending_);
+            pending_ = static_cast<std::uint16_t>(pending_ & (pending_ - 1));
+            return take(hand_out_order[rank]);
         }
         if (phase_ == phase::closed)
             return action{};
