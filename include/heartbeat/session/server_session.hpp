@@ -330,60 +330,7 @@ private:
 #endif
     }
 
-    action take(kind k) noexcept
-    {
-        action a;
-        a.type = k;
-        switch (k) {
-        case kind::touch: a.at = now_; break;
-        case kind::authenticate:
-            a.id = id_;
-            a.credential = credential_;
-            a.interval = announced_;
-            break;
-        case kind::admit:
-            a.id = id_;
-            a.interval = announced_ > duration::zero() ? announced_ : opts_->default_interval;
-            a.replace = opts_->on_duplicate == duplicate_policy::replace;
-            a.at = now_;
-            break;
-        case kind::release: a.reason = release_reason_; break;
-        case kind::wait_until:
-            if (timer_cancel_)
-                a.type = kind::cancel_timer;
-            else
-                a.at = deadline_;
-            break;
-        case kind::write:
-            a.urgent = write_urgent_;
-            a.data = frame_.data();
-            a.size = frame_size_;
-            break;
-        case kind::deliver:
-            a.data = payload_;
-            a.size = payload_size_;
-            break;
-        case kind::close_after:
-            if (last_cause_ != 0)
-                a.cause = static_cast<error>(last_cause_);
-            if (last_is_error_) {
-                const auto& frame = detail::error_frame(static_cast<error>(last_cause_));
-                a.data = frame.data();
-                a.size = frame.size();
-            }
-            else {
-                a.data = frame_.data();
-                a.size = frame_size_;
-            }
-            break;
-        case kind::close:
-            if (close_cause_ != 0)
-                a.cause = static_cast<error>(close_cause_);
-            break;
-        default: break;
-        }
-        return a;
-    }
+    action take(kind k) const noexcept;
 
     void push(kind k) noexcept { pending_ = static_cast<std::uint16_t>(pending_ | bits[static_cast<std::size_t>(k)]); }
     // The timer is always armed for deadline_ (the hello deadline, the
