@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
+
 using namespace heartbeat_test;
 using heartbeat::error;
 using heartbeat::offline_reason;
@@ -142,9 +144,11 @@ TEST_CASE("loopback: a client detects a silent server", "[loopback]")
     SECTION("only stale echoes: an echo of beat 1 does not answer beats 2, 3, 4")
     {
         const auto stale = heartbeat::wire::encode_echo(1);
-        // (An echo of a beat not yet sent would be a protocol error.)
-        for (int i = 0; i < 100 && p.beats_sent() == 0; ++i)
-            std::this_thread::sleep_for(1ms);
+        // Beat 1 must have left first: an echo of a beat never sent is a
+        // protocol error. Reading it waits exactly that long.
+        std::array<std::uint8_t, 8> first_beat{};
+        net::read(server_side, net::buffer(first_beat));
+        CHECK(first_beat == heartbeat::wire::encode_beat(1));
         for (int i = 0; i < 50 && done.wait_for(15ms) != std::future_status::ready; ++i) {
             heartbeat::error_code ec;
             net::write(server_side, net::buffer(stale), ec);

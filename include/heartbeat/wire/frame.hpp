@@ -199,30 +199,23 @@ inline void append_welcome(std::vector<std::uint8_t>& out, const welcome& w)
     encode_welcome(out.data() + at, w);
 }
 
-/// The longest ERROR message, and so the largest control frame.
+/// The longest message an ERROR frame carries.
 inline constexpr std::size_t max_error_message = 255;
-inline constexpr std::size_t max_control_frame = header_size + 2 + max_error_message;
 
-/// Writes an ERROR frame at `out` (at most max_control_frame bytes); the
-/// message is truncated to max_error_message bytes. Returns its size.
-inline std::size_t encode_error(std::uint8_t* out, error_code_value code, std::string_view message = {}) noexcept
-{
-    if (message.size() > max_error_message)
-        message = message.substr(0, max_error_message);
-    encode_header(out, frame_type::error, 2 + message.size());
-    detail::put_u16(out + header_size, static_cast<std::uint16_t>(code));
-    for (std::size_t i = 0; i < message.size(); ++i)
-        out[header_size + 2 + i] = static_cast<std::uint8_t>(message[i]);
-    return header_size + 2 + message.size();
-}
-
-/// Appends an ERROR frame; the message is truncated to 255 bytes.
+/// Appends an ERROR frame; the message is truncated to max_error_message
+/// bytes.
 inline void append_error(std::vector<std::uint8_t>& out, error_code_value code,
                          std::string_view message = {})
 {
+    if (message.size() > max_error_message)
+        message = message.substr(0, max_error_message);
     const std::size_t at = out.size();
-    out.resize(at + max_control_frame);
-    out.resize(at + encode_error(out.data() + at, code, message));
+    out.resize(at + header_size + 2 + message.size());
+    std::uint8_t* p = out.data() + at;
+    encode_header(p, frame_type::error, 2 + message.size());
+    detail::put_u16(p + header_size, static_cast<std::uint16_t>(code));
+    for (std::size_t i = 0; i < message.size(); ++i)
+        p[header_size + 2 + i] = static_cast<std::uint8_t>(message[i]);
 }
 
 inline std::array<std::uint8_t, header_size + 1> encode_goodbye(goodbye_reason r) noexcept
