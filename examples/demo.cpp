@@ -10,21 +10,25 @@
 //
 // The server prints each transition with its reason and how long it took
 // to notice; on a terminal a live table of all peers (state, last seen,
-// RTT) is refreshed every second.
+// RTT) is refreshed every second, laid out for the terminal's size.
 //
-//   demo            the script above
-//   demo --fast     the same at a third of the time scale, no live table
+//   demo               the script above
+//   demo --fast        the same at a third of the time scale, no live table
+//   demo --columns N   draw the live table for N columns even when stdout
+//                      is not a terminal (the test checks the widths)
 #include <heartbeat/heartbeat.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <array>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <vector>
 
@@ -117,12 +121,67 @@ struct peer_view {
     clock_type::time_point since{};
 };
 
+// The terminal's size: stdout's window if it is a terminal, else $COLUMNS
+// and $LINES, else 80x24. A forced width (--columns) wins.
+struct term_size {
+    int columns = 80;
+    int lines = 24;
+};
+
+int env_int(const char* name, int fallback)
+{
+    const char* v = std::getenv(name);
+    if (v == nullptr)
+        return fallback;
+    const int n = std::atoi(v);
+    return n > 0 ? n : fallback;
+}
+
+term_size query_size(int forced_columns)
+{
+    term_size t;
+    winsize ws{};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+        t.columns = ws.ws_col;
+        t.lines = ws.ws_row > 0 ? ws.ws_row : t.lines;
+    }
+    else {
+        t.columns = env_int("COLUMNS", t.columns);
+        t.lines = env_int("LINES", t.lines);
+    }
+    if (forced_columns > 0)
+        t.columns = forced_columns;
+    return t;
+}
+
+// The table's word for a peer that went offline: the reason, shortened to
+// fit a cell ("dropped" is what the script calls a disconnect).
+const char* short_reason(const std::string& why)
+{
+    if (why == "disconnected")
+        return "dropped";
+    if (why == "protocol_error")
+        return "error";
+    return why.c_str();
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
-    const bool fast = argc > 1 && std::strcmp(argv[1], "--fast") == 0;
-    const bool live_table = !fast && ::isatty(STDOUT_FILENO);
+    bool fast = false;
+    int forced_columns = 0;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--fast") == 0)
+            fast = true;
+        else if (std::strcmp(argv[i], "--columns") == 0 && i + 1 < argc)
+            forced_columns = std::max(1, std::atoi(argv[++i]));
+        else {
+            std::fprintf(stderr, "usage: demo [--fast] [--columns N]\n");
+            return 2;
+        }
+    }
+    const bool live_table = forced_columns > 0 || (!fast && ::isatty(STDOUT_FILENO));
     const double scale = fast ? 1.0 / 3 : 1.0;
     auto at = [&](double seconds) { return ms(static_cast<long long>(seconds * 1000 * scale)); };
     const ms interval = at(0.25);
@@ -190,7 +249,7 @@ int main(int argc, char** argv)
                                                           : "dropped"));
     });
 
-    std::printf("heartbeat demo: %d clients, beats every %lld ms, offline after %u missed (%lld ms)\n\n",
+    std::printf("heartbeat demo: %d clients beat every %lld ms, offline after %u missed (%lld ms)\n\n",
                 client_count, static_cast<long long>(interval.count()), misses,
                 static_cast<long long>((interval * misses).count()));
 
@@ -256,31 +315,124 @@ int main(int argc, char** argv)
             connect_pulse(i);
     });
 
-    auto draw_table = [&] {
-        std::printf("\x1b[H\x1b[2J");
-        std::printf("heartbeat demo  t=%5.1f s  online %zu / %d   (Ctrl-C to quit)\n\n",
-                    std::chrono::duration<double>(clock_type::now() - start).count(), server.online_count(),
-                    client_count);
-        for (int row = 0; row < client_count / 4; ++row) {
-            for (int col = 0; col < 4; ++col) {
-                const std::string id = peer_name(col * (client_count / 4) + row);
-                const auto info = server.info(id);
-                const auto rtt = server.rtt(id);
-                const peer_view& v = peers[id];
-                char seen[16] = "    -";
-                if (info)
-                    std::snprintf(seen, sizeof seen, "%5lld", millis(clock_type::now() - info->last_seen));
-                char rtt_s[16] = "    -";
-                if (rtt && info)
-                    std::snprintf(rtt_s, sizeof rtt_s, "%5lld", static_cast<long long>(rtt->count()));
-                std::printf("%s %-7s %-12s %s %s  ", id.c_str(), v.state.c_str(),
-                            v.note.empty() ? "" : v.note.c_str(), seen, rtt_s);
-            }
-            std::printf("\n");
+    // One cell per peer: id, state, RTT. The redraw runs every second, on
+    // the same grid as the 250 ms beats (four beats a second), so a raw
+    // "last seen" is always sampled just before a peer's next beat: every
+    // healthy peer showed 234-251 ms, which reads as "almost one interval
+    // late" when it is exactly on time. What a reader wants from that
+    // column is whether beats are missing, so it says that instead: an
+    // online peer heard from within 1.5 intervals (its next beat is not
+    // overdue, with half an interval for scheduling jitter) is "online";
+    // later than that it shows the beats it has missed ("1 missed", "2
+    // missed"; at 3 it goes offline). An offline peer shows why and how
+    // long ago it went offline.
+    constexpr int cell_width = 23;  // "c-000 timeout 12s  1234"
+    constexpr int cell_gap = 3;
+    auto cell_text = [&](const std::string& id, bool* healthy) {
+        const auto info = server.info(id);
+        const auto rtt = server.rtt(id);
+        const peer_view& v = peers[id];
+        const auto now = clock_type::now();
+        char state[32] = "-";
+        *healthy = false;
+        if (info && info->status == heartbeat::peer_status::online) {
+            const auto age = now - info->last_seen;
+            const auto missed = static_cast<long long>(age < interval + interval / 2 ? 0 : (age - interval / 2) / interval);
+            *healthy = missed == 0;
+            if (missed == 0)
+                std::snprintf(state, sizeof state, "online");
+            else
+                std::snprintf(state, sizeof state, "%lld missed", missed);
         }
-        std::printf("\ncolumns: id, state, reason, last seen (ms ago), kernel RTT (us)\n\n");
-        for (const auto& line : recent)
+        else if (v.state == "offline") {
+            const auto ago = static_cast<long long>(
+                std::chrono::duration_cast<std::chrono::seconds>(now - v.since).count());
+            std::snprintf(state, sizeof state, "%s %llds", short_reason(v.note), std::min(ago, 99LL));
+        }
+        char rtt_s[32] = "   -";
+        if (rtt && info && info->status == heartbeat::peer_status::online) {
+            const long long us = std::max(0LL, static_cast<long long>(rtt->count()));
+            if (us > 9999)
+                std::snprintf(rtt_s, sizeof rtt_s, "%3lldm", std::min(us / 1000, 999LL));
+            else
+                std::snprintf(rtt_s, sizeof rtt_s, "%4lld", us);
+        }
+        char cell[96];
+        std::snprintf(cell, sizeof cell, "%s %-12.12s %4.4s", id.c_str(), state, rtt_s);
+        return std::string(cell);
+    };
+    auto draw_table = [&] {
+        const term_size term = query_size(forced_columns);
+        const auto width = static_cast<std::size_t>(term.columns);
+        // Every line is cut to the terminal's width: a wrapped line would
+        // push the header off the top.
+        auto put = [&](std::string line) {
+            if (line.size() > width)
+                line.resize(width);
             std::printf("%s\n", line.c_str());
+        };
+        std::printf("\x1b[H\x1b[2J");
+        put(format("heartbeat demo  t=%5.1f s  online %zu / %d   (Ctrl-C to quit)",
+                   std::chrono::duration<double>(clock_type::now() - start).count(), server.online_count(),
+                   client_count));
+        put("");
+
+        // As many columns of peers as fit, at least one.
+        const int columns = std::max(1, (term.columns + cell_gap) / (cell_width + cell_gap));
+        std::vector<std::string> cells;
+        std::vector<std::string> all;
+        int healthy_count = 0;
+        for (int i = 0; i < client_count; ++i) {
+            bool healthy = false;
+            all.push_back(cell_text(peer_name(i), &healthy));
+            if (healthy)
+                ++healthy_count;
+            else
+                cells.push_back(all.back());
+        }
+        // Lines besides the peers: header (2), legend (3) and one left
+        // free for the cursor; then the recent events, at least 3 of them
+        // when lines are short. If all peers do not fit, the healthy ones
+        // are counted instead of listed; if the rest still do not fit, the
+        // table is cut, with a note.
+        const auto per_column = static_cast<std::size_t>(columns);
+        auto rows_for = [&](std::size_t n) { return static_cast<int>((n + per_column - 1) / per_column); };
+        const int fixed_lines = 6;
+        const int min_recent = static_cast<int>(std::min<std::size_t>(recent.size(), 3));
+        const int room = std::max(0, term.lines - fixed_lines - min_recent);
+        const bool folded = healthy_count > 0 && rows_for(all.size()) > room;
+        if (!folded)
+            cells = std::move(all);
+        const int rows = rows_for(cells.size());
+        int rows_shown = rows;
+        bool note = folded;
+        if (rows_shown + (note ? 1 : 0) > room) {
+            note = true;
+            rows_shown = std::max(0, room - 1);
+        }
+        for (int row = 0; row < rows_shown; ++row) {
+            std::string line;
+            for (int col = 0; col < columns; ++col) {
+                const auto k = static_cast<std::size_t>(col * rows + row);
+                if (k >= cells.size())
+                    break;
+                if (col > 0)
+                    line.append(static_cast<std::size_t>(cell_gap), ' ');
+                line += cells[k];
+            }
+            put(line);
+        }
+        if (note && rows_shown == rows)
+            put(format("+ %d peers online and on time, not listed (too few lines)", healthy_count));
+        else if (note)
+            put("+ more peers, not listed (too few lines)");
+        const int recent_room = term.lines - fixed_lines - rows_shown - (note ? 1 : 0);
+        const std::size_t recent_shown = std::min(recent.size(), static_cast<std::size_t>(std::max(0, recent_room)));
+        put("");
+        put("online: last beat on time; N missed: beats overdue (offline at 3);");
+        put("offline: why, how long ago; last column: kernel RTT (us)");
+        for (std::size_t k = recent.size() - recent_shown; k < recent.size(); ++k)
+            put(recent[k]);
         std::fflush(stdout);
     };
     net::steady_timer refresh(io);
@@ -319,8 +471,9 @@ int main(int argc, char** argv)
         std::printf("  %-13s %2zu peers, noticed after %lld / %lld / %lld ms (min / median / max)\n", why.c_str(),
                     times.size(), times.front(), times[times.size() / 2], times.back());
     }
-    std::printf("  a hung peer is due %lld ms after its last beat, and it hung up to one interval (%lld ms)\n"
-                "  after that beat: expect timeouts %lld to %lld ms after the hang, plus scheduling\n",
+    std::printf("  a hung peer is due %lld ms after its last beat, and it hung up to one\n"
+                "  interval (%lld ms) after that beat: expect timeouts %lld to %lld ms\n"
+                "  after the hang, plus scheduling\n",
                 static_cast<long long>((interval * misses).count()), static_cast<long long>(interval.count()),
                 static_cast<long long>((interval * (misses - 1)).count()),
                 static_cast<long long>((interval * misses).count()));
