@@ -8,7 +8,20 @@ endif()
 include(GNUInstallDirs)
 
 option(HEARTBEAT_USE_BOOST_ASIO "Use Boost.Asio instead of standalone Asio" OFF)
-option(HEARTBEAT_BUILD_TESTS "Build heartbeat's tests" "${PROJECT_IS_TOP_LEVEL}")
+
+# The tests need Catch2 v2; installing a header-only library must not. So
+# they default to ON only at top level with Catch2 present, and an explicit
+# ON without Catch2 stops the configuration (CMakeLists.txt says so).
+set(_heartbeat_tests_default OFF)
+if(PROJECT_IS_TOP_LEVEL OR HEARTBEAT_BUILD_TESTS)
+  find_package(Catch2 2 QUIET)
+  if(PROJECT_IS_TOP_LEVEL AND Catch2_FOUND)
+    set(_heartbeat_tests_default ON)
+  endif()
+endif()
+option(HEARTBEAT_BUILD_TESTS "Build heartbeat's tests (needs Catch2 v2; default: ON at top level when Catch2 is found)"
+       "${_heartbeat_tests_default}")
+unset(_heartbeat_tests_default)
 option(HEARTBEAT_BUILD_EXAMPLES "Build heartbeat's examples" "${PROJECT_IS_TOP_LEVEL}")
 option(HEARTBEAT_BUILD_BENCHMARKS "Build heartbeat's benchmarks and measurement tools" "${PROJECT_IS_TOP_LEVEL}")
 set(HEARTBEAT_WITH_REDIS AUTO CACHE STRING "Build heartbeat::redis (cluster presence; needs hiredis): AUTO, ON or OFF")

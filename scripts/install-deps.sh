@@ -3,7 +3,9 @@
 #   install-deps.sh demo   compiler, CMake, Ninja, standalone Asio
 #   install-deps.sh cluster  demo + hiredis and redis-server (heartbeat::redis, the cluster demo)
 #   install-deps.sh test   + Catch2 (v2), OpenSSL headers (the TLS tests), Google Benchmark,
-#                            hiredis and redis-server (the cluster tests)
+#                            hiredis and redis-server (the cluster tests), and make (the
+#                            consumption tests: README's install commands use CMake's
+#                            default generator)
 #   install-deps.sh ci     + clang, Boost (for the Boost.Asio build), ZeroMQ (the rival)
 #   install-deps.sh bench  + ZeroMQ (the load harness's rival), Python 3 (plots)
 set -euo pipefail
@@ -13,9 +15,9 @@ packages=(g++ cmake ninja-build libasio-dev)
 case $profile in
 demo) ;;
 cluster) packages+=(libhiredis-dev redis-server) ;;
-test) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server) ;;
-ci) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server clang libclang-rt-14-dev libboost-dev
-        libzmq3-dev pkg-config) ;;
+test) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server make) ;;
+ci) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server make clang libclang-rt-14-dev
+        libboost-dev libzmq3-dev pkg-config) ;;
 bench) packages+=(catch2 libssl-dev libbenchmark-dev libzmq3-dev pkg-config python3) ;;
 *) echo "usage: $0 demo|cluster|test|ci|bench" >&2; exit 2 ;;
 esac
