@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # Proves one way of consuming heartbeat. Run by ctest.
-#   run.sh MODE SOURCE_DIR WORK_DIR CXX USE_BOOST_ASIO
+#   run.sh MODE SOURCE_DIR WORK_DIR CXX USE_BOOST_ASIO HAS_REDIS
 # MODE:
-#   install     install, then find_package
+#   install     install, then find_package (component redis where found)
 #   readme      the README's two install commands on a machine without
 #               Catch2, then find_package; an explicit HEARTBEAT_BUILD_TESTS=ON
 #               there must fail
+#   components  find_package(... COMPONENTS x) against installs without x
+#               must fail and say why
 #   subdir      vendored add_subdirectory
 #   plain       a plain include path
+# HAS_REDIS says whether the calling build made heartbeat::redis: where it
+# did, the consumers must get it too.
 set -euo pipefail
-mode=$1 src=$2 work=$3/$1 cxx=$4 boost=${5:-OFF}
+mode=$1 src=$2 work=$3/$1 cxx=$4 boost=${5:-OFF} has_redis=${6:-OFF}
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work"
 mkdir -p "$work"
 flags=(-G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release)
 command -v ninja >/dev/null || flags=(-DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release)
+# The library alone: none of its own developer targets.
+lib_only=(-DHEARTBEAT_BUILD_TESTS=OFF -DHEARTBEAT_BUILD_EXAMPLES=OFF -DHEARTBEAT_BUILD_BENCHMARKS=OFF
+          -DHEARTBEAT_USE_BOOST_ASIO="$boost")
+strict=(-std=c++17 -Wall -Wextra -Wpedantic -Werror)
 
 fail() {
     echo "run.sh $mode: $*" >&2
@@ -24,6 +32,29 @@ fail() {
 # expect_in LOG TEXT: the log says TEXT (fixed string).
 expect_in() {
     grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "expected in $1: $2"; }
+}
+
+# find_component NAME PREFIX [OPTIONAL [cmake args]]: configures find_component
+# for the component NAME names (up to its first -) against PREFIX; its output
+# goes to $work/NAME.log, its status is the function's.
+find_component() {
+    local name=$1 prefix=$2 optional=${3:-OFF}
+    shift $(($# < 3 ? $# : 3))
+    cmake -S "$here/find_component" -B "$work/$name" "${flags[@]}" -DCMAKE_PREFIX_PATH="$prefix" \
+        -DHEARTBEAT_COMPONENT="${name%%-*}" -DHEARTBEAT_COMPONENT_OPTIONAL="$optional" "$@" \
+        >"$work/$name.log" 2>&1
+}
+
+# must_refuse NAME PREFIX MESSAGE [cmake args]: asking PREFIX for the
+# component (NAME up to its first '-') fails and names MESSAGE.
+must_refuse() {
+    local name=$1 prefix=$2 message=$3
+    shift 3
+    if find_component "$name" "$prefix" OFF "$@"; then
+        cat "$work/$name.log" >&2
+        fail "find_package(heartbeat COMPONENTS ${name%%-*}) succeeded against $prefix"
+    fi
+    expect_in "$work/$name.log" "$message"
 }
 
 case $mode in
@@ -61,6 +92,41 @@ readme)
     fi
     expect_in "$work/lib-tests.log" "HEARTBEAT_BUILD_TESTS is ON but Catch2 v2 was not found"
     ;;
+components)
+    # Left out on purpose.
+    cmake -S "$src" -B "$work/lib-off" "${flags[@]}" "${lib_only[@]}" -DHEARTBEAT_WITH_REDIS=OFF \
+        -DCMAKE_INSTALL_PREFIX="$work/prefix-off" >/dev/null
+    cmake --install "$work/lib-off" >/dev/null
+    for f in share/heartbeat/cmake/heartbeatRedisTargets.cmake; do
+        [ ! -e "$work/prefix-off/$f" ] || fail "$f installed although its component is OFF"
+    done
+    must_refuse redis-off "$work/prefix-off" \
+        "heartbeat: component redis was not installed: heartbeat was configured with -DHEARTBEAT_WITH_REDIS=OFF"
+    find_component redis-optional "$work/prefix-off" ON || { cat "$work/redis-optional.log" >&2; fail "OPTIONAL_COMPONENTS redis failed"; }
+    expect_in "$work/redis-optional.log" "heartbeat found without its optional redis"
+    must_refuse nonesuch-off "$work/prefix-off" "heartbeat: there is no component nonesuch (there are: redis)"
+
+    # AUTO on a machine without hiredis.
+    cmake -S "$src" -B "$work/lib-auto" "${flags[@]}" "${lib_only[@]}" -DCMAKE_DISABLE_FIND_PACKAGE_Hiredis=ON \
+        -DCMAKE_INSTALL_PREFIX="$work/prefix-auto" >/dev/null
+    cmake --install "$work/lib-auto" >/dev/null
+    must_refuse redis-auto "$work/prefix-auto" \
+        "heartbeat: component redis was not installed: hiredis was not found when heartbeat was built"
+
+    # Installed, but hiredis has gone since (hidden from the consumer).
+    if [ "$has_redis" = ON ]; then
+        cmake -S "$src" -B "$work/lib-all" "${flags[@]}" "${lib_only[@]}" -DHEARTBEAT_WITH_REDIS=ON \
+            -DCMAKE_INSTALL_PREFIX="$work/prefix-all" >/dev/null
+        cmake --install "$work/lib-all" >/dev/null
+        find_component redis-all "$work/prefix-all" || { cat "$work/redis-all.log" >&2; fail "COMPONENTS redis failed"; }
+        must_refuse redis-gone "$work/prefix-all" \
+            "heartbeat: component redis was installed but hiredis is not found now" \
+            -DCMAKE_DISABLE_FIND_PACKAGE_Hiredis=ON
+    fi
+    cat "$work"/*-off.log "$work"/*-auto.log
+    echo "components: every refusal names its reason"
+    exit 0
+    ;;
 subdir)
     cmake -S "$here/add_subdirectory" -B "$work/app" "${flags[@]}" \
         -DHEARTBEAT_SOURCE_DIR="$src" -DHEARTBEAT_USE_BOOST_ASIO="$boost"
@@ -70,7 +136,7 @@ plain)
     defs=()
     [ "$boost" = ON ] && defs=(-DHEARTBEAT_USE_BOOST_ASIO)
     mkdir -p "$work/app"
-    "$cxx" -std=c++17 -Wall -Wextra -Wpedantic -Werror "${defs[@]}" -I "$src/include" \
+    "$cxx" "${strict[@]}" "${defs[@]}" -I "$src/include" \
         "$here/consumer.cpp" -o "$work/app/consumer" -pthread
     ;;
 *)
@@ -79,7 +145,13 @@ plain)
     ;;
 esac
 "$work/app/consumer"
-# The cluster component, wherever the build made it (hiredis present).
-if [ -x "$work/app/consumer_redis" ]; then
-    "$work/app/consumer_redis"
-fi
+# The optional component, wherever the build made it. Where the calling
+# build had it, a CMake consumer must have found it too.
+for c in redis; do
+    var=has_$c
+    if [ -x "$work/app/consumer_$c" ]; then
+        "$work/app/consumer_$c"
+    elif [ "${!var}" = ON ] && [ "$mode" != plain ]; then
+        fail "heartbeat::$c was built here but the consumer did not get it"
+    fi
+done
