@@ -16,6 +16,13 @@ if(HEARTBEAT_HAS_REDIS)
     DESTINATION "${heartbeat_install_cmakedir}"
     COMPONENT heartbeat_Development)
 endif()
+if(HEARTBEAT_HAS_TLS)
+  install(TARGETS heartbeat_tls EXPORT heartbeatTlsTargets)
+  install(EXPORT heartbeatTlsTargets
+    NAMESPACE heartbeat::
+    DESTINATION "${heartbeat_install_cmakedir}"
+    COMPONENT heartbeat_Development)
+endif()
 
 # A header-only package fits any architecture; 0.x minors stay compatible
 # within a major version by CMake's rules.

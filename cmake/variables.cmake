@@ -26,6 +26,8 @@ option(HEARTBEAT_BUILD_EXAMPLES "Build heartbeat's examples" "${PROJECT_IS_TOP_L
 option(HEARTBEAT_BUILD_BENCHMARKS "Build heartbeat's benchmarks and measurement tools" "${PROJECT_IS_TOP_LEVEL}")
 set(HEARTBEAT_WITH_REDIS AUTO CACHE STRING "Build heartbeat::redis (cluster presence; needs hiredis): AUTO, ON or OFF")
 set_property(CACHE HEARTBEAT_WITH_REDIS PROPERTY STRINGS AUTO ON OFF)
+set(HEARTBEAT_WITH_TLS AUTO CACHE STRING "Build heartbeat::tls (heartbeat over TLS; needs OpenSSL): AUTO, ON or OFF")
+set_property(CACHE HEARTBEAT_WITH_TLS PROPERTY STRINGS AUTO ON OFF)
 option(HEARTBEAT_BUILD_FUZZERS "Build the libFuzzer targets (clang)" OFF)
 option(HEARTBEAT_WARNINGS_AS_ERRORS "Treat warnings in heartbeat's own targets as errors" OFF)
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Proves one way of consuming heartbeat. Run by ctest.
-#   run.sh MODE SOURCE_DIR WORK_DIR CXX USE_BOOST_ASIO HAS_REDIS
+#   run.sh MODE SOURCE_DIR WORK_DIR CXX USE_BOOST_ASIO HAS_REDIS HAS_TLS
 # MODE:
-#   install     install, then find_package (component redis where found)
+#   install     install, then find_package (components redis, tls where found)
 #   readme      the README's two install commands on a machine without
 #               Catch2, then find_package; an explicit HEARTBEAT_BUILD_TESTS=ON
 #               there must fail
@@ -10,10 +10,10 @@
 #               must fail and say why
 #   subdir      vendored add_subdirectory
 #   plain       a plain include path
-# HAS_REDIS says whether the calling build made heartbeat::redis: where it
-# did, the consumers must get it too.
+# HAS_REDIS / HAS_TLS say whether the calling build made heartbeat::redis /
+# heartbeat::tls: where it did, the consumers must get them too.
 set -euo pipefail
-mode=$1 src=$2 work=$3/$1 cxx=$4 boost=${5:-OFF} has_redis=${6:-OFF}
+mode=$1 src=$2 work=$3/$1 cxx=$4 boost=${5:-OFF} has_redis=${6:-OFF} has_tls=${7:-OFF}
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work"
 mkdir -p "$work"
@@ -95,33 +95,45 @@ readme)
 components)
     # Left out on purpose.
     cmake -S "$src" -B "$work/lib-off" "${flags[@]}" "${lib_only[@]}" -DHEARTBEAT_WITH_REDIS=OFF \
-        -DCMAKE_INSTALL_PREFIX="$work/prefix-off" >/dev/null
+        -DHEARTBEAT_WITH_TLS=OFF -DCMAKE_INSTALL_PREFIX="$work/prefix-off" >/dev/null
     cmake --install "$work/lib-off" >/dev/null
-    for f in share/heartbeat/cmake/heartbeatRedisTargets.cmake; do
+    for f in share/heartbeat/cmake/heartbeatRedisTargets.cmake share/heartbeat/cmake/heartbeatTlsTargets.cmake; do
         [ ! -e "$work/prefix-off/$f" ] || fail "$f installed although its component is OFF"
     done
     must_refuse redis-off "$work/prefix-off" \
         "heartbeat: component redis was not installed: heartbeat was configured with -DHEARTBEAT_WITH_REDIS=OFF"
+    must_refuse tls-off "$work/prefix-off" \
+        "heartbeat: component tls was not installed: heartbeat was configured with -DHEARTBEAT_WITH_TLS=OFF"
     find_component redis-optional "$work/prefix-off" ON || { cat "$work/redis-optional.log" >&2; fail "OPTIONAL_COMPONENTS redis failed"; }
     expect_in "$work/redis-optional.log" "heartbeat found without its optional redis"
-    must_refuse nonesuch-off "$work/prefix-off" "heartbeat: there is no component nonesuch (there are: redis)"
+    must_refuse nonesuch-off "$work/prefix-off" "heartbeat: there is no component nonesuch (there are: redis, tls)"
 
-    # AUTO on a machine without hiredis.
+    # AUTO on a machine without hiredis or OpenSSL.
     cmake -S "$src" -B "$work/lib-auto" "${flags[@]}" "${lib_only[@]}" -DCMAKE_DISABLE_FIND_PACKAGE_Hiredis=ON \
-        -DCMAKE_INSTALL_PREFIX="$work/prefix-auto" >/dev/null
+        -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON -DCMAKE_INSTALL_PREFIX="$work/prefix-auto" >/dev/null
     cmake --install "$work/lib-auto" >/dev/null
     must_refuse redis-auto "$work/prefix-auto" \
         "heartbeat: component redis was not installed: hiredis was not found when heartbeat was built"
+    must_refuse tls-auto "$work/prefix-auto" \
+        "heartbeat: component tls was not installed: OpenSSL was not found when heartbeat was built"
 
-    # Installed, but hiredis has gone since (hidden from the consumer).
-    if [ "$has_redis" = ON ]; then
-        cmake -S "$src" -B "$work/lib-all" "${flags[@]}" "${lib_only[@]}" -DHEARTBEAT_WITH_REDIS=ON \
-            -DCMAKE_INSTALL_PREFIX="$work/prefix-all" >/dev/null
+    # Installed, but the dependency has gone since (hidden from the consumer).
+    if [ "$has_redis" = ON ] || [ "$has_tls" = ON ]; then
+        cmake -S "$src" -B "$work/lib-all" "${flags[@]}" "${lib_only[@]}" -DHEARTBEAT_WITH_REDIS="$has_redis" \
+            -DHEARTBEAT_WITH_TLS="$has_tls" -DCMAKE_INSTALL_PREFIX="$work/prefix-all" >/dev/null
         cmake --install "$work/lib-all" >/dev/null
-        find_component redis-all "$work/prefix-all" || { cat "$work/redis-all.log" >&2; fail "COMPONENTS redis failed"; }
-        must_refuse redis-gone "$work/prefix-all" \
-            "heartbeat: component redis was installed but hiredis is not found now" \
-            -DCMAKE_DISABLE_FIND_PACKAGE_Hiredis=ON
+        if [ "$has_redis" = ON ]; then
+            find_component redis-all "$work/prefix-all" || { cat "$work/redis-all.log" >&2; fail "COMPONENTS redis failed"; }
+            must_refuse redis-gone "$work/prefix-all" \
+                "heartbeat: component redis was installed but hiredis is not found now" \
+                -DCMAKE_DISABLE_FIND_PACKAGE_Hiredis=ON
+        fi
+        if [ "$has_tls" = ON ]; then
+            find_component tls-all "$work/prefix-all" || { cat "$work/tls-all.log" >&2; fail "COMPONENTS tls failed"; }
+            must_refuse tls-gone "$work/prefix-all" \
+                "heartbeat: component tls was installed but OpenSSL is not found now" \
+                -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON
+        fi
     fi
     cat "$work"/*-off.log "$work"/*-auto.log
     echo "components: every refusal names its reason"
@@ -145,9 +157,9 @@ plain)
     ;;
 esac
 "$work/app/consumer"
-# The optional component, wherever the build made it. Where the calling
-# build had it, a CMake consumer must have found it too.
-for c in redis; do
+# The optional components, wherever the build made them. Where the calling
+# build had one, a CMake consumer must have found it too.
+for c in redis tls; do
     var=has_$c
     if [ -x "$work/app/consumer_$c" ]; then
         "$work/app/consumer_$c"
