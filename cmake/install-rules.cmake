@@ -48,3 +48,5 @@ install(EXPORT heartbeatTargets
   NAMESPACE heartbeat::
   DESTINATION "${heartbeat_install_cmakedir}"
   COMPONENT heartbeat_Development)
+
+include("${PROJECT_SOURCE_DIR}/cmake/pkg-config.cmake")

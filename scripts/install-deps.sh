@@ -3,9 +3,9 @@
 #   install-deps.sh demo   compiler, CMake, Ninja, standalone Asio
 #   install-deps.sh cluster  demo + hiredis and redis-server (heartbeat::redis, the cluster demo)
 #   install-deps.sh test   + Catch2 (v2), OpenSSL headers (the TLS tests), Google Benchmark,
-#                            hiredis and redis-server (the cluster tests), and make (the
-#                            consumption tests: README's install commands use CMake's
-#                            default generator)
+#                            hiredis and redis-server (the cluster tests), make and
+#                            pkg-config (the consumption tests: README's install commands
+#                            use CMake's default generator; the pkg-config consumer)
 #   install-deps.sh ci     + clang, Boost (for the Boost.Asio build), ZeroMQ (the rival)
 #   install-deps.sh bench  + ZeroMQ (the load harness's rival), Python 3 (plots)
 set -euo pipefail
@@ -15,9 +15,9 @@ packages=(g++ cmake ninja-build libasio-dev)
 case $profile in
 demo) ;;
 cluster) packages+=(libhiredis-dev redis-server) ;;
-test) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server make) ;;
-ci) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server make clang libclang-rt-14-dev
-        libboost-dev libzmq3-dev pkg-config) ;;
+test) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server make pkg-config) ;;
+ci) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server make pkg-config clang libclang-rt-14-dev
+        libboost-dev libzmq3-dev) ;;
 bench) packages+=(catch2 libssl-dev libbenchmark-dev libzmq3-dev pkg-config python3) ;;
 *) echo "usage: $0 demo|cluster|test|ci|bench" >&2; exit 2 ;;
 esac

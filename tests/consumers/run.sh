@@ -8,10 +8,12 @@
 #               there must fail
 #   components  find_package(... COMPONENTS x) against installs without x
 #               must fail and say why
+#   pkgconfig   install (to another --prefix), then build with pkg-config
 #   subdir      vendored add_subdirectory
 #   plain       a plain include path
 # HAS_REDIS / HAS_TLS say whether the calling build made heartbeat::redis /
 # heartbeat::tls: where it did, the consumers must get them too.
+# Exit status 77 means skipped (no pkg-config).
 set -euo pipefail
 mode=$1 src=$2 work=$3/$1 cxx=$4 boost=${5:-OFF} has_redis=${6:-OFF} has_tls=${7:-OFF}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -97,7 +99,8 @@ components)
     cmake -S "$src" -B "$work/lib-off" "${flags[@]}" "${lib_only[@]}" -DHEARTBEAT_WITH_REDIS=OFF \
         -DHEARTBEAT_WITH_TLS=OFF -DCMAKE_INSTALL_PREFIX="$work/prefix-off" >/dev/null
     cmake --install "$work/lib-off" >/dev/null
-    for f in share/heartbeat/cmake/heartbeatRedisTargets.cmake share/heartbeat/cmake/heartbeatTlsTargets.cmake; do
+    for f in share/heartbeat/cmake/heartbeatRedisTargets.cmake share/heartbeat/cmake/heartbeatTlsTargets.cmake \
+        share/pkgconfig/heartbeat-redis.pc share/pkgconfig/heartbeat-tls.pc; do
         [ ! -e "$work/prefix-off/$f" ] || fail "$f installed although its component is OFF"
     done
     must_refuse redis-off "$work/prefix-off" \
@@ -138,6 +141,39 @@ components)
     cat "$work"/*-off.log "$work"/*-auto.log
     echo "components: every refusal names its reason"
     exit 0
+    ;;
+pkgconfig)
+    command -v pkg-config >/dev/null || { echo "pkg-config not found: skipped"; exit 77; }
+    # Installed with --prefix elsewhere than CMAKE_INSTALL_PREFIX: the .pc
+    # files must point at where they are, not where the build expected.
+    cmake -S "$src" -B "$work/lib" "${flags[@]}" "${lib_only[@]}" -DHEARTBEAT_WITH_REDIS="$has_redis" \
+        -DHEARTBEAT_WITH_TLS="$has_tls" -DCMAKE_INSTALL_PREFIX="$work/unused"
+    cmake --install "$work/lib" --prefix "$work/prefix"
+    export PKG_CONFIG_PATH="$work/prefix/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    mkdir -p "$work/app"
+    pc_build() { # pc_build PROGRAM MODULE
+        pkg-config --validate "$2"
+        local pc
+        pc=$(pkg-config --cflags --libs "$2")
+        echo "$2: $pc"
+        # shellcheck disable=SC2086 # the flags are words
+        "$cxx" "${strict[@]}" "$here/$1.cpp" -o "$work/app/$1" $pc
+    }
+    pc_build consumer heartbeat
+    case $(pkg-config --cflags heartbeat) in
+    *"-I$work/"*"/include"*) ;;
+    *) fail "heartbeat.pc does not point at $work/prefix/include" ;;
+    esac
+    for c in redis tls; do
+        pc=$work/prefix/share/pkgconfig/heartbeat-$c.pc
+        var=has_$c
+        if [ "${!var}" = ON ]; then
+            [ -f "$pc" ] || fail "heartbeat-$c.pc was not installed"
+            pc_build "consumer_$c" "heartbeat-$c"
+        else
+            [ ! -e "$pc" ] || fail "heartbeat-$c.pc installed without its component"
+        fi
+    done
     ;;
 subdir)
     cmake -S "$here/add_subdirectory" -B "$work/app" "${flags[@]}" \
