@@ -1,4 +1,5 @@
 #include <heartbeat/core/registry.hpp>
+#include <heartbeat/detail/live_registry.hpp>
 
 #include "allocation_counter.hpp"
 #include "event_log.hpp"
@@ -457,4 +458,148 @@ TEST_CASE("registry: the deadline heap is rebuilt once dead entries reach the on
         CHECK(reg.expire(at(1s)) == std::nullopt);
         CHECK(reg.deadline_entries() == 0);
     }
+}
+
+// ---- wall-clock times ---------------------------------------------------
+
+namespace {
+using sys_clock = std::chrono::system_clock;
+
+// A fixed wall-clock epoch: a manual-clock instant t is epoch + t.
+const sys_clock::time_point wall_epoch{std::chrono::seconds(1'800'000'000)};
+
+sys_clock::time_point on_wall(time_point t)
+{
+    return wall_epoch + std::chrono::duration_cast<sys_clock::duration>(t.time_since_epoch());
+}
+
+struct wall_event {
+    int key;
+    heartbeat::transition kind;
+    time_point at;
+    sys_clock::time_point wall;
+};
+} // namespace
+
+TEST_CASE("registry: events and records carry the wall-clock time of their transition", "[registry][wall_clock]")
+{
+    int calls = 0;
+    auto o = opts(100ms, 3);
+    o.wall_clock = [&calls](time_point t) {
+        ++calls;
+        return on_wall(t);
+    };
+    std::vector<wall_event> events;
+    registry reg(o, [&](const registry::event_type& e) { events.push_back({e.key, e.kind, e.at, e.wall_time}); });
+
+    reg.touch(1, at(1s));
+    reg.touch(1, at(1s + 100ms)); // a beat is no transition: no wall time
+    reg.touch(2, at(1s + 50ms));
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].wall == on_wall(at(1s)));
+    CHECK(events[1].wall == on_wall(at(1s + 50ms)));
+    CHECK(reg.info(1)->wall_since == on_wall(at(1s)));
+    CHECK(reg.info(2)->wall_since == on_wall(at(1s + 50ms)));
+    CHECK(calls == 2);
+
+    // Peer 1 times out, found by an expire that runs late; peer 2 is removed.
+    reg.touch(2, at(1s + 400ms));
+    reg.expire(at(1s + 450ms));
+    reg.remove(2, offline_reason::left, at(1s + 500ms));
+    REQUIRE(events.size() == 4);
+    CHECK(events[2].key == 1);
+    CHECK(events[2].kind == heartbeat::transition::offline);
+    CHECK(events[2].wall == on_wall(at(1s + 450ms)));
+    CHECK(events[3].wall == on_wall(at(1s + 500ms)));
+    // Consistent with the steady times: offline's wall time minus online's
+    // is offline's `at` minus online's.
+    CHECK(events[2].wall - events[0].wall == events[2].at - events[0].at);
+    CHECK(events[3].wall - events[1].wall == events[3].at - events[1].at);
+    // The offline record keeps the wall time of its offline event.
+    CHECK(reg.info(1)->status == peer_status::offline);
+    CHECK(reg.info(1)->wall_since == events[2].wall);
+    CHECK(calls == 4);
+
+    // Back online: a new transition, a new wall time.
+    reg.touch(1, at(3s));
+    REQUIRE(events.size() == 5);
+    CHECK(events[4].wall == on_wall(at(3s)));
+    CHECK(reg.info(1)->wall_since == on_wall(at(3s)));
+
+    // Queries read the records; they work nothing out.
+    const int before = calls;
+    (void)reg.snapshot();
+    reg.for_each([](const registry::peer_info&) {});
+    (void)reg.info(1);
+    CHECK(calls == before);
+}
+
+TEST_CASE("registry: one wall time per event, the same for every observer", "[registry][wall_clock]")
+{
+    // A source that never answers the same twice: anything worked out a
+    // second time would differ from the first.
+    int calls = 0;
+    auto o = opts();
+    o.wall_clock = [&calls](time_point) { return wall_epoch + std::chrono::hours(++calls); };
+
+    SECTION("the sink, the record and snapshot agree")
+    {
+        std::vector<sys_clock::time_point> seen;
+        registry reg(o, [&](const registry::event_type& e) {
+            seen.push_back(e.wall_time);
+            // Inside the callback the record already holds it.
+            CHECK(reg.info(e.key)->wall_since == e.wall_time);
+        });
+        reg.touch(7, at(1s));
+        REQUIRE(seen.size() == 1);
+        CHECK(seen[0] == wall_epoch + 1h);
+        CHECK(reg.info(7)->wall_since == seen[0]);
+        CHECK(reg.snapshot().at(0).wall_since == seen[0]);
+        CHECK(calls == 1);
+    }
+    SECTION("live_registry hands every handler the wall time the registry worked out")
+    {
+        heartbeat::net::io_context io;
+        using live = heartbeat::detail::live_registry<int, heartbeat::fixed_misses<test_clock>,
+                                                      heartbeat::net::io_context::executor_type>;
+        live table(io.get_executor(), o);
+        // Two observers behind one handler, as the watcher's on_event and
+        // subscribers are.
+        std::vector<sys_clock::time_point> first;
+        std::vector<sys_clock::time_point> second;
+        table.set_handler([&](const live::event_type& e) {
+            first.push_back(e.wall_time);
+            second.push_back(e.wall_time);
+        });
+        table.locked([](registry& r) {
+            r.touch(1, at(1s));
+            r.touch(2, at(2s));
+        });
+        table.locked([](registry& r) { r.remove(1, offline_reason::left, at(3s)); });
+        CHECK(calls == 3);
+        table.deliver(); // later than the events: nothing is worked out now
+        CHECK(calls == 3);
+        const std::vector<sys_clock::time_point> expected{wall_epoch + 1h, wall_epoch + 2h, wall_epoch + 3h};
+        CHECK(first == expected);
+        CHECK(second == expected);
+        CHECK(table.info(2)->wall_since == wall_epoch + 2h);
+        CHECK(table.snapshot().at(0).wall_since == wall_epoch + 2h);
+    }
+}
+
+TEST_CASE("registry: by default the wall time is the event's at, by the clocks' current offset", "[registry][wall_clock]")
+{
+    std::vector<sys_clock::time_point> walls;
+    registry reg(opts(), [&](const registry::event_type& e) { walls.push_back(e.wall_time); });
+    // An event at the manual clock's now happens now on the system clock;
+    // one 5 s before it, 5 s ago.
+    const auto before = sys_clock::now();
+    reg.touch(1, test_clock::now());
+    reg.touch(2, test_clock::now() - 5s);
+    const auto after = sys_clock::now();
+    REQUIRE(walls.size() == 2);
+    CHECK(walls[0] >= before);
+    CHECK(walls[0] <= after);
+    CHECK(walls[1] >= before - 5s);
+    CHECK(walls[1] <= after - 5s);
 }

@@ -3,6 +3,7 @@
 #ifndef HEARTBEAT_CORE_EVENTS_HPP
 #define HEARTBEAT_CORE_EVENTS_HPP
 
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -66,6 +67,13 @@ constexpr std::string_view to_string(transition t) noexcept
 ///
 /// For a given peer, events strictly alternate online, offline, online, ...
 /// The key reference is valid only for the duration of the callback.
+///
+/// `at` and `last_seen` are on the registry's (steady) clock: compare and
+/// subtract those. `wall_time` is `at` on the wall clock, for logs and
+/// displays only: it is worked out once, when the registry raises the
+/// event (see `registry_options::wall_clock`), so every observer of one
+/// event sees the same value, and nothing in heartbeat decides anything
+/// from it.
 template <class Key, class TimePoint>
 struct peer_event {
     const Key& key;
@@ -73,6 +81,7 @@ struct peer_event {
     offline_reason reason; ///< offline_reason::none for online events
     TimePoint at;          ///< the `now` of the call that caused the event
     TimePoint last_seen;   ///< the peer's last sign of life
+    std::chrono::system_clock::time_point wall_time; ///< `at` on the wall clock, for display
 };
 
 } // namespace heartbeat

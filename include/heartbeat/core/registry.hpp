@@ -26,10 +26,10 @@ namespace heartbeat {
 /// reported to an event sink; for any one peer the events strictly alternate
 /// online, offline, online, ... with none duplicated and none lost.
 ///
-/// It does no I/O and reads no clock on its own: every mutating call takes
-/// `now`, so tests drive it with a fake clock and the Asio layer reads the
-/// clock once per I/O completion. The `touch(key)` convenience overloads
-/// read `Clock::now()`.
+/// It does no I/O and reads no clock for a decision: every mutating call
+/// takes `now`, so tests drive it with a fake clock and the Asio layer reads
+/// the clock once per I/O completion. The `touch(key)` convenience overloads
+/// read `Clock::now()`; events read the wall clock for display (below).
 ///
 /// @tparam Key any copyable key with `Hash` and `KeyEqual`.
 /// @tparam Clock a steady clock (`std::chrono::steady_clock` by default;
@@ -63,6 +63,12 @@ namespace heartbeat {
 /// a copy that stays valid for the whole callback, even if the callback
 /// removes the peer. Handles returned by a call whose events removed the
 /// peer are stale.
+///
+/// @par Wall-clock time
+/// Every event carries `wall_time`, and every record `wall_since`: the
+/// event's `at` on the system clock, obtained once per event from
+/// `options::wall_clock` (by default from the two clocks' current offset).
+/// They are for logs only; the registry decides nothing from them.
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe; serialise access (the
@@ -214,14 +220,14 @@ public:
         const std::uint32_t i = table_.find(key);
         if (i == npos)
             return std::nullopt;
-        return make_info(table_[i]);
+        return make_info(i);
     }
 
     std::optional<peer_info> info(peer_handle h) const
     {
         if (!table_.live(h))
             return std::nullopt;
-        return make_info(table_[h.index]);
+        return make_info(h.index);
     }
 
     /// The suspicion level of an online peer at `now`, for policies that
@@ -256,7 +262,7 @@ public:
     template <class F>
     void for_each(F&& f) const
     {
-        table_.for_each([&](const slot& s) { f(make_info(s)); });
+        table_.for_each_index([&](std::uint32_t i) { f(make_info(i)); });
     }
 
     /// A copy of every tracked peer's record, for dashboards.
@@ -274,6 +280,7 @@ public:
     {
         table_.reserve(n);
         schedule_.reserve(n);
+        wall_since_.reserve(n);
     }
 
 private:
@@ -298,17 +305,37 @@ private:
         schedule_.compact_if_sparse(table_, online_, opts_.compaction_slack);
     }
 
-    peer_info make_info(const slot& s) const
+    peer_info make_info(std::uint32_t i) const
     {
-        return {s.key,  s.status,  s.last_seen, policy_.interval(s.state),
-                s.beats, s.offline_episodes};
+        const slot& s = table_[i];
+        return {s.key,   s.status,           s.last_seen, policy_.interval(s.state),
+                s.beats, s.offline_episodes, wall_since_[i]};
+    }
+
+    // The wall-clock time of an event at `at`: once per event (the sink and
+    // the record share it).
+    std::chrono::system_clock::time_point wall_time(time_point at) const
+    {
+        using sys = std::chrono::system_clock;
+        if (opts_.wall_clock)
+            return opts_.wall_clock(at);
+        return sys::now() - std::chrono::duration_cast<sys::duration>(Clock::now() - at);
+    }
+
+    // Slot `i` made a transition at `at`: stamps its record, and returns the
+    // stamp for the event.
+    std::chrono::system_clock::time_point stamp_transition(std::uint32_t i, time_point at)
+    {
+        if (i >= wall_since_.size())
+            wall_since_.resize(static_cast<std::size_t>(i) + 1);
+        return wall_since_[i] = wall_time(at);
     }
 
     void emit(const Key& key, transition kind, offline_reason reason,
-              time_point at, time_point last_seen)
+              time_point at, time_point last_seen, std::chrono::system_clock::time_point wall)
     {
         if (sink_)
-            sink_(event_type{key, kind, reason, at, last_seen});
+            sink_(event_type{key, kind, reason, at, last_seen, wall});
     }
 
     Policy policy_;
@@ -316,6 +343,9 @@ private:
     event_sink sink_;
     table_type table_;
     detail::deadline_schedule<time_point> schedule_;
+    // wall_since of each slot, by slot number: kept beside the table (the
+    // slots hold only what detection needs); grows with the table.
+    std::vector<std::chrono::system_clock::time_point> wall_since_;
     std::size_t online_ = 0;
     bool expiring_ = false;
 };

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 
 namespace heartbeat {
@@ -58,6 +59,22 @@ struct registry_options {
     /// slack. Larger: fewer rebuilds under churn; zero: rebuild as soon
     /// as the dead outnumber the live.
     std::size_t compaction_slack = 1024;
+    /// Where the wall-clock time of events (`peer_event::wall_time`,
+    /// `peer_info::wall_since`) comes from: given an event's `at`, on
+    /// `Clock`, it returns that instant on the system clock. It is called
+    /// once per event, when the registry raises it, and never for a
+    /// decision: detection runs on `Clock` alone, so a wall-clock step
+    /// changes the timestamps in logs and nothing else.
+    ///
+    /// Empty (the default): `system_clock::now() - (Clock::now() - at)`,
+    /// both clocks read once per event. The current offset is used, not
+    /// one captured at start-up, so the timestamps agree with the rest of
+    /// the machine's logs after NTP corrections and suspends. Tests on a
+    /// manual clock set a function of `at` alone (say, a fixed epoch plus
+    /// `at.time_since_epoch()`): then wall times are deterministic, and
+    /// the difference of two events' wall times is the difference of
+    /// their `at`.
+    std::function<std::chrono::system_clock::time_point(typename Clock::time_point at)> wall_clock{};
 };
 
 /// One peer's record, as queries report it; spelled
@@ -70,6 +87,10 @@ struct registry_peer_info {
     typename Clock::duration interval; ///< the interval the peer is held to
     std::uint64_t beats;               ///< signs of life recorded
     std::uint64_t offline_episodes;    ///< online-to-offline transitions
+    /// When the peer entered its current status, on the wall clock: the
+    /// `wall_time` of the event that put it there (the same value, not
+    /// worked out again). For display only.
+    std::chrono::system_clock::time_point wall_since;
 };
 
 } // namespace heartbeat

@@ -7,6 +7,7 @@
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/sweeper.hpp>
 
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -38,7 +39,9 @@ public:
         : reg_(opts), sweeper_(strand, *this)
     {
         reg_.on_event([this](const typename registry_type::event_type& e) {
-            pending_.push_back({e.key, e.kind, e.reason, e.at, e.last_seen});
+            // The event's wall time travels with it, as the registry worked
+            // it out: every handler sees the same one.
+            pending_.push_back({e.key, e.kind, e.reason, e.at, e.last_seen, e.wall_time});
         });
     }
 
@@ -115,7 +118,7 @@ public:
             }
             for (const auto& ev : batch)
                 if (handler_)
-                    handler_(event_type{ev.key, ev.kind, ev.reason, ev.at, ev.last_seen});
+                    handler_(event_type{ev.key, ev.kind, ev.reason, ev.at, ev.last_seen, ev.wall_time});
         }
     }
 
@@ -152,6 +155,7 @@ private:
         offline_reason reason;
         time_point at;
         time_point last_seen;
+        std::chrono::system_clock::time_point wall_time;
     };
 
     mutable std::mutex mu_;

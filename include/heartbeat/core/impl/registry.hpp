@@ -7,6 +7,7 @@
 // interface reads in one place.
 #include <heartbeat/core/registry.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -62,15 +63,18 @@ bool registry<Key, Clock, Policy, Hash, KeyEqual>::remove(peer_handle h, offline
     const time_point last_seen = s.last_seen;
     // Keep what the event needs before the slot is recycled.
     std::optional<Key> key;
-    if (was_online && sink_)
+    std::chrono::system_clock::time_point wall{};
+    if (was_online && sink_) {
         key.emplace(std::move(s.key));
+        wall = wall_time(now); // no record to stamp: the slot goes
+    }
     table_.erase(h.index, key ? *key : s.key, policy_);
     if (was_online) {
         --online_;
         compact_if_sparse();
     }
     if (key)
-        emit(*key, transition::offline, reason, now, last_seen);
+        emit(*key, transition::offline, reason, now, last_seen, wall);
     return true;
 }
 
@@ -102,10 +106,11 @@ auto registry<Key, Clock, Policy, Hash, KeyEqual>::expire(time_point now)
                           s.status = peer_status::offline;
                           ++s.offline_episodes;
                           --online_;
+                          const auto wall = stamp_transition(i, now);
                           if (sink_) {
                               const Key key = s.key; // s may move if the sink adds peers
                               emit(key, transition::offline, offline_reason::timeout, now,
-                                   s.last_seen);
+                                   s.last_seen, wall);
                           }
                       });
     return next_deadline();
@@ -147,9 +152,10 @@ void registry<Key, Clock, Policy, Hash, KeyEqual>::bring_online(std::uint32_t i,
     s.stamp = schedule_.next_stamp();
     schedule_.arm(table_, i);
     ++online_;
+    const auto wall = stamp_transition(i, now);
     if (sink_) {
         const Key key = s.key;
-        emit(key, transition::online, offline_reason::none, now, s.last_seen);
+        emit(key, transition::online, offline_reason::none, now, s.last_seen, wall);
     }
 }
 
