@@ -5,6 +5,7 @@
 
 #include <heartbeat/detail/backoff.hpp>
 #include <heartbeat/detail/config.hpp>
+#include <heartbeat/detail/stream.hpp>
 #include <heartbeat/pulse.hpp>
 
 #include <algorithm>
@@ -17,23 +18,47 @@
 
 namespace heartbeat {
 
-/// A TCP client that stays connected: resolve, connect, HELLO, pulse; when
-/// the session ends for any reason but stop(), it reconnects after an
-/// exponential backoff with full jitter, and says HELLO again.
+/// How reconnecting_client turns a connected TCP socket into the session's
+/// stream: plain TCP uses the socket itself. A connector for another
+/// transport (heartbeat/tls.hpp's `tls::connector`) has the same members;
+/// if its stream has a client handshake (`async_handshake(Stream::client,
+/// handler)`), the client runs it before HELLO.
+struct tcp_connector {
+    using stream_type = net::ip::tcp::socket;
+
+    /// `host` is the name the connection was made to (for a TLS stream:
+    /// its SNI and the name its certificate must carry). Fails through `ec`.
+    stream_type make_stream(net::ip::tcp::socket&& socket, const std::string& host, error_code& ec)
+    {
+        (void)host;
+        ec = {};
+        return std::move(socket);
+    }
+};
+
+/// A client that stays connected: resolve, connect, [the transport's
+/// handshake,] HELLO, pulse; when the session ends for any reason but
+/// stop(), it reconnects after an exponential backoff with full jitter,
+/// and says HELLO again.
 ///
 /// The n-th consecutive retry waits a uniformly random time in
 /// [0, min(backoff_max, backoff_initial * backoff_multiplier^(n-1))]
 /// ("full jitter"), so a server restart is not met by every client at the
 /// same instant. A WELCOME resets the count.
 ///
+/// @tparam Connector makes the session's stream from the connected socket:
+///   `tcp_connector` (plain TCP) or `tls::connector` (heartbeat/tls.hpp).
+///
 /// @par Thread safety
 /// Every public function may be called from any thread. Callbacks run on
 /// the client's strand, one at a time.
-template <class Clock = std::chrono::steady_clock>
+template <class Clock = std::chrono::steady_clock, class Connector = tcp_connector>
 class reconnecting_client {
 public:
     using socket_type = net::ip::tcp::socket;
-    using pulse_type = pulse<socket_type, Clock>;
+    using connector_type = Connector;
+    using stream_type = typename Connector::stream_type;
+    using pulse_type = pulse<stream_type, Clock>;
     using duration = typename Clock::duration;
     using executor_type = net::strand<net::any_io_executor>;
 
@@ -42,7 +67,9 @@ public:
         std::string port;
         /// Id, credential, interval and the other session settings.
         typename pulse_type::options session;
-        /// Resolve plus connect must finish within this time.
+        /// Resolve, connect and the transport's handshake (TLS) must
+        /// finish within this time; an attempt that does not fails with
+        /// `net::error::timed_out`.
         duration connect_timeout = std::chrono::seconds(5);
         /// Retry pacing: the n-th consecutive retry waits a uniformly
         /// random time in [0, min(backoff_max, backoff_initial *
@@ -56,15 +83,15 @@ public:
         std::uint64_t seed = 0;
     };
 
-    reconnecting_client(const net::any_io_executor& ex, options opts)
-        : s_(std::make_shared<state>(ex, std::move(opts)))
+    reconnecting_client(const net::any_io_executor& ex, options opts, Connector connector = Connector())
+        : s_(std::make_shared<state>(ex, std::move(opts), std::move(connector)))
     {
     }
 
     template <class ExecutionContext,
               class = std::enable_if_t<std::is_convertible_v<ExecutionContext&, net::execution_context&>>>
-    reconnecting_client(ExecutionContext& ctx, options opts)
-        : reconnecting_client(net::any_io_executor(ctx.get_executor()), std::move(opts))
+    reconnecting_client(ExecutionContext& ctx, options opts, Connector connector = Connector())
+        : reconnecting_client(net::any_io_executor(ctx.get_executor()), std::move(opts), std::move(connector))
     {
     }
 
@@ -78,6 +105,15 @@ public:
     void on_connected(std::function<void()> f) { s_->cb_connected = std::move(f); }
     /// A welcomed session ended (error says why); a reconnect follows.
     void on_lost(std::function<void(error_code)> f) { s_->cb_lost = std::move(f); }
+    /// An attempt failed before the server welcomed it: resolving,
+    /// connecting, the transport's handshake (a TLS certificate that fails
+    /// verification), the timeout, or the server's refusal of the HELLO
+    /// (`error::auth_failed`, `error::server_full`, ...). `attempt` counts
+    /// the failures since the last WELCOME, from 1. A reconnect follows.
+    void on_attempt_failed(std::function<void(error_code why, unsigned attempt)> f)
+    {
+        s_->cb_failed = std::move(f);
+    }
     /// About to wait `delay` before attempt number `attempt` (1-based).
     void on_reconnecting(std::function<void(unsigned attempt, duration delay)> f)
     {
@@ -125,17 +161,19 @@ public:
 
 private:
     struct state : std::enable_shared_from_this<state> {
-        state(const net::any_io_executor& ex, options o)
-            : strand(net::make_strand(ex)), opts(std::move(o)), resolver(strand), timer(strand),
-              pacing({opts.backoff_initial, opts.backoff_max, opts.backoff_multiplier}, opts.seed)
+        state(const net::any_io_executor& ex, options o, Connector c)
+            : strand(net::make_strand(ex)), opts(std::move(o)), connector(std::move(c)), resolver(strand),
+              timer(strand), pacing({opts.backoff_initial, opts.backoff_max, opts.backoff_multiplier}, opts.seed)
         {
         }
 
         executor_type strand;
         options opts;
+        Connector connector;
         net::ip::tcp::resolver resolver;
         net::basic_waitable_timer<Clock, net::wait_traits<Clock>, executor_type> timer;
         std::unique_ptr<socket_type> connecting;
+        std::unique_ptr<stream_type> handshaking;
         std::shared_ptr<pulse_type> session; // shared: queries read it from other threads
         std::mutex current_mu; // guards `current`, read by queries
         std::shared_ptr<pulse_type> current;
@@ -147,27 +185,34 @@ private:
         }
         detail::backoff<duration> pacing;
         bool stopped = false;
+        bool attempt_timed_out = false;
+        unsigned failures = 0; // since the last WELCOME
         std::atomic<bool> established{false};
         std::atomic<std::uint64_t> welcomed{0};
         std::function<void()> cb_connected;
         std::function<void(error_code)> cb_lost;
+        std::function<void(error_code, unsigned)> cb_failed;
         std::function<void(unsigned, duration)> cb_reconnecting;
         std::function<void(std::string_view)> cb_message;
 
         void connect()
         {
-            if (stopped || session || connecting)
+            if (stopped || session || connecting || handshaking)
                 return;
+            attempt_timed_out = false;
             timer.expires_after(opts.connect_timeout);
             timer.async_wait([self = this->shared_from_this()](const error_code& ec) {
                 if (ec || self->stopped)
                     return;
                 // Too slow: abandon this attempt; its handlers then fail.
+                self->attempt_timed_out = true;
                 self->resolver.cancel();
                 if (self->connecting) {
                     error_code ignored;
                     self->connecting->close(ignored);
                 }
+                if (self->handshaking)
+                    detail::close_stream(*self->handshaking);
             });
             resolver.async_resolve(
                 opts.host, opts.port,
@@ -175,7 +220,7 @@ private:
                     if (self->stopped)
                         return;
                     if (ec)
-                        return self->retry();
+                        return self->attempt_failed(ec);
                     self->connecting = std::make_unique<socket_type>(self->strand);
                     net::async_connect(*self->connecting, r,
                                        [self](const error_code& cec, const net::ip::tcp::endpoint&) {
@@ -186,15 +231,54 @@ private:
 
         void on_connect(const error_code& ec)
         {
-            timer.cancel();
             auto sock = std::move(connecting);
             if (stopped)
                 return;
-            if (ec)
-                return retry();
+            if (ec) {
+                timer.cancel();
+                return attempt_failed(ec);
+            }
             error_code ignored;
             sock->set_option(net::ip::tcp::no_delay(true), ignored);
-            session = std::make_shared<pulse_type>(std::move(*sock), opts.session);
+            error_code made;
+            auto stream = std::make_unique<stream_type>(connector.make_stream(std::move(*sock), opts.host, made));
+            if (made) {
+                timer.cancel();
+                return attempt_failed(made);
+            }
+            if constexpr (detail::has_client_handshake<stream_type>::value) {
+                handshaking = std::move(stream);
+                handshaking->async_handshake(
+                    stream_type::client, net::bind_executor(strand, [self = this->shared_from_this()](
+                                                                        const error_code& hec) {
+                        auto done = std::move(self->handshaking);
+                        self->timer.cancel();
+                        if (self->stopped)
+                            return;
+                        if (hec)
+                            return self->attempt_failed(hec);
+                        self->start_session(std::move(*done));
+                    }));
+            }
+            else {
+                timer.cancel();
+                start_session(std::move(*stream));
+            }
+        }
+
+        void attempt_failed(error_code ec)
+        {
+            if (attempt_timed_out)
+                ec = net::error::timed_out;
+            ++failures;
+            if (cb_failed)
+                cb_failed(ec, failures);
+            retry();
+        }
+
+        void start_session(stream_type&& stream)
+        {
+            session = std::make_shared<pulse_type>(std::move(stream), opts.session);
             publish(session);
             std::weak_ptr<state> weak = this->shared_from_this();
             session->on_message([weak](std::string_view m) {
@@ -207,6 +291,7 @@ private:
                 if (!self || self->stopped)
                     return;
                 self->pacing.reset();
+                self->failures = 0;
                 self->established = true;
                 ++self->welcomed;
                 if (self->cb_connected)
@@ -227,7 +312,9 @@ private:
             publish(nullptr);
             if (stopped)
                 return;
-            if (was_established && cb_lost)
+            if (!was_established)
+                return attempt_failed(ec);
+            if (cb_lost)
                 cb_lost(ec);
             retry();
         }
@@ -260,10 +347,13 @@ private:
                 error_code ignored;
                 connecting->close(ignored);
             }
+            if (handshaking)
+                detail::close_stream(*handshaking);
             if (session)
                 session->leave();
             cb_connected = nullptr;
             cb_lost = nullptr;
+            cb_failed = nullptr;
             cb_reconnecting = nullptr;
             cb_message = nullptr;
         }

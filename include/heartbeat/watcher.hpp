@@ -20,11 +20,20 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 namespace heartbeat {
+
+/// Whether a stream handed to `watcher::adopt` has finished its
+/// transport's own handshake (TLS) or the watcher must run it.
+enum class transport_handshake {
+    done,   ///< ready for HELLO (the application ran the handshake, or there is none)
+    pending ///< the watcher runs it, bounded by the hello timeout and `max_handshakes`
+};
 
 /// The server side: owns peer sessions, the last-seen registry and the
 /// sweeper that declares silent peers offline.
@@ -119,6 +128,25 @@ public:
         /// How long accept_from() waits after a transient accept error
         /// (EMFILE, ENFILE, ENOBUFS) before it tries again.
         std::chrono::steady_clock::duration accept_retry_pause = std::chrono::milliseconds(50);
+        /// The most sessions in their transport's handshake (TLS) at once.
+        /// At the bound accept_from() accepts nothing more until one ends,
+        /// so a storm of reconnecting TLS clients waits in the kernel's
+        /// backlog instead of taking the CPU that online peers' beats
+        /// need. Zero: no bound.
+        std::size_t max_handshakes = 64;
+    };
+
+    /// A connection refused before it came online (see on_refused).
+    struct refusal {
+        /// Why: a heartbeat error (auth_failed, hello_timeout, server_full,
+        /// duplicate_id, bad_id, protocol_error, frame_too_large,
+        /// unsupported_version, rate_limited, ...) or the transport's own
+        /// (a TLS handshake failure, in the ssl category).
+        error_code error;
+        /// "address:port" of the peer; empty where the transport has none.
+        std::string remote_endpoint;
+        /// The id its HELLO claimed, when it got that far.
+        std::optional<Key> claimed_id;
     };
 
     /// What the authenticator sees.
@@ -176,24 +204,51 @@ public:
         });
     }
     void on_message(std::function<void(const Key&, std::string_view)> f) { set(&impl::cb_message, std::move(f)); }
+    /// A connection was refused before it came online: its transport
+    /// handshake failed or timed out, its HELLO did not come in time, or
+    /// the HELLO was refused (authenticator, duplicate id, server full,
+    /// malformed). Connections that close before sending anything are not
+    /// refusals.
+    void on_refused(std::function<void(const refusal&)> f) { set(&impl::cb_refused, std::move(f)); }
     /// Decides who gets in (see authenticator); none admits every HELLO.
     void set_authenticator(authenticator f) { set(&impl::auth, std::move(f)); }
 
-    /// Takes ownership of a connected stream and runs its session.
-    void adopt(Stream stream)
+    /// Takes ownership of a connected stream and runs its session. With
+    /// `transport_handshake::pending` (a TLS stream fresh from accept), the
+    /// watcher runs the stream's server handshake first.
+    void adopt(Stream stream, transport_handshake handshake = transport_handshake::done)
     {
-        net::dispatch(impl_->strand, [self = impl_, s = std::make_shared<Stream>(std::move(stream))]() mutable {
-            self->start_session(std::move(*s));
-        });
+        net::dispatch(impl_->strand,
+                      [self = impl_, s = std::make_shared<Stream>(std::move(stream)), handshake]() mutable {
+                          self->start_session(std::move(*s), handshake == transport_handshake::pending);
+                      });
     }
 
     /// Accepts connections from `acceptor` until stop() or an acceptor
-    /// error, adopting each. Requires Stream to be constructible from the
-    /// acceptor's socket type (tcp::socket, local::stream_protocol::socket).
-    template <class Acceptor>
-    void accept_from(Acceptor& acceptor)
+    /// error, building each stream from the accepted socket and `args`
+    /// (`Stream(std::move(socket), args...)`) and running its session; a
+    /// stream with a handshake of its own (TLS) runs it first, within the
+    /// hello timeout and at most `max_handshakes` at a time.
+    ///
+    /// For `ssl::stream<tcp::socket>` pass the `ssl::context`:
+    /// `accept_from(acceptor, ctx)` (see heartbeat/tls.hpp). Arguments given
+    /// as lvalues are held by reference: they, and the acceptor, must
+    /// outlive the watcher (or its stop()). Rvalues are copied.
+    template <class Acceptor, class... Args>
+    void accept_from(Acceptor& acceptor, Args&&... args)
     {
-        net::dispatch(impl_->strand, [self = impl_, a = &acceptor] { impl::template accept_next<Acceptor>(self, a); });
+        using socket_type = typename Acceptor::protocol_type::socket::template rebind_executor<
+            typename Acceptor::executor_type>::other;
+        static_assert(std::is_constructible_v<Stream, socket_type&&, std::add_lvalue_reference_t<Args>...>,
+                      "heartbeat::watcher::accept_from: the Stream cannot be built from the accepted socket and "
+                      "these arguments. A TLS stream needs its context: accept_from(acceptor, ssl_context); "
+                      "another stream type: accept the socket yourself and adopt() the stream.");
+        net::dispatch(impl_->strand, [self = impl_, a = &acceptor,
+                                      made = std::tuple<Args...>(std::forward<Args>(args)...)]() mutable {
+            impl::accept_from(self, a, [made = std::move(made)](socket_type&& socket) mutable {
+                return std::apply([&](auto&... arg) { return Stream(std::move(socket), arg...); }, made);
+            });
+        });
     }
 
     /// Closes every session: online peers go offline with reason shutdown
@@ -289,6 +344,18 @@ public:
     std::uint64_t frames_received() const noexcept
     {
         return impl_->frames_in.load(std::memory_order_relaxed);
+    }
+
+    /// Connections refused so far (each one reported to on_refused).
+    std::uint64_t refused_count() const noexcept
+    {
+        return impl_->refused.load(std::memory_order_relaxed);
+    }
+
+    /// Sessions in their transport's handshake now.
+    std::size_t handshakes_in_progress() const noexcept
+    {
+        return impl_->handshaking_now.load(std::memory_order_relaxed);
     }
 
 private:

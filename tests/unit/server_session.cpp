@@ -557,7 +557,9 @@ TEST_CASE("server_session: a transport handshake comes first, within the hello t
     SECTION("failed: closed without a frame")
     {
         d.m.handshake_done(test_clock::now(), false);
-        CHECK(kinds(d.drain()) == std::vector<kind>{kind::close});
+        s = d.drain();
+        REQUIRE(kinds(s) == std::vector<kind>{kind::close});
+        CHECK(s[0].cause == error::handshake_failed); // the driver reports the refusal
     }
     SECTION("never finished: closed at the hello deadline, without a frame")
     {

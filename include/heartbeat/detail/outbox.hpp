@@ -17,17 +17,18 @@ namespace heartbeat::detail {
 
 /// A session's write side, the same for the watcher and the pulse: the send
 /// queue, one write in flight at a time, and the linger of a closing
-/// session (drop what waits, write the last frame, half-close once it is
-/// out, so no unread byte turns the close into a reset that could destroy
-/// that frame).
+/// session (drop what waits, write the last frame, then the driver ends
+/// the sending direction with close_send(): a TLS close_notify, or a
+/// half-close, so no unread byte turns the close into a reset that could
+/// destroy that frame).
 class outbox {
 public:
     /// What a completed write leaves to do.
     enum class outcome : std::uint8_t {
         failed,     ///< the transport failed
         idle,       ///< nothing waits
-        more,       ///< more frames wait: flush again
-        half_closed ///< the last frame is out and the stream was half-closed
+        more,         ///< more frames wait: flush again
+        last_frame_out ///< the last frame is out: end the sending direction (close_send)
     };
 
     send_queue& queue() noexcept { return q_; }
@@ -43,8 +44,8 @@ public:
             q_.push(std::make_shared<std::vector<std::uint8_t>>(p, p + n));
     }
 
-    /// Drops what has not started, queues the last frame, and half-closes
-    /// once it is out.
+    /// Drops what has not started and queues the last frame; completed()
+    /// says when it is out.
     void close_after(const std::uint8_t* p, std::size_t n)
     {
         q_.fail_pending(net::error::operation_aborted);
@@ -64,19 +65,14 @@ public:
 
     /// The write started last completed with `ec`: completes the handlers
     /// of the frames it carried and says what comes next.
-    template <class Stream>
-    outcome completed(const error_code& ec, Stream& stream, bool stream_open)
+    outcome completed(const error_code& ec)
     {
         q_.consume(ec);
         if (ec)
             return outcome::failed;
         if (!q_.empty())
             return outcome::more;
-        if (closing_ && stream_open) {
-            shutdown_send(stream);
-            return outcome::half_closed;
-        }
-        return outcome::idle;
+        return closing_ ? outcome::last_frame_out : outcome::idle;
     }
 
     /// Fails every frame not in flight (the session is over).

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -95,6 +96,82 @@ void shutdown_send(Stream& s) noexcept
         shutdown_send(s.lowest_layer());
     else if constexpr (has_next_layer<Stream>::value)
         shutdown_send(s.next_layer());
+}
+
+template <class T, class = void>
+struct has_async_shutdown : std::false_type {
+};
+// A TLS stream's close_notify (ssl::stream::async_shutdown).
+template <class T>
+struct has_async_shutdown<
+    T, std::void_t<decltype(std::declval<T&>().async_shutdown(std::declval<void (*)(error_code)>()))>>
+    : std::true_type {
+};
+
+/// Ends the sending direction after the last frame: a TLS stream sends its
+/// close_notify (the operation then waits for the peer's; the session's
+/// close deadline bounds it, since closing the stream cancels it); other
+/// streams half-close their socket. `done` runs, if at all, on completion
+/// of the TLS shutdown; it keeps what the operation needs alive.
+template <class Stream, class Handler>
+void close_send(Stream& s, Handler&& done)
+{
+    if constexpr (has_async_shutdown<Stream>::value)
+        s.async_shutdown(std::forward<Handler>(done));
+    else
+        shutdown_send(s);
+}
+
+template <class T, class = void>
+struct has_server_handshake : std::false_type {
+};
+// Streams with a handshake of their own in the manner of ssl::stream:
+// async_handshake(Stream::server, handler).
+template <class T>
+struct has_server_handshake<T, std::void_t<decltype(std::declval<T&>().async_handshake(
+                                   T::server, std::declval<void (*)(error_code)>()))>> : std::true_type {
+};
+
+template <class T, class = void>
+struct has_client_handshake : std::false_type {
+};
+template <class T>
+struct has_client_handshake<T, std::void_t<decltype(std::declval<T&>().async_handshake(
+                                   T::client, std::declval<void (*)(error_code)>()))>> : std::true_type {
+};
+
+template <class T, class = void>
+struct has_remote_endpoint : std::false_type {
+};
+template <class T>
+struct has_remote_endpoint<T, std::void_t<decltype(std::declval<T&>().remote_endpoint(std::declval<error_code&>()))>>
+    : std::true_type {
+};
+
+/// The peer's address under any stream ("127.0.0.1:50312"), or an empty
+/// string where the transport has none (a test stream, a closed socket).
+template <class Stream>
+std::string remote_address(Stream& s)
+{
+    if constexpr (has_remote_endpoint<Stream>::value) {
+        error_code ec;
+        const auto ep = s.remote_endpoint(ec);
+        if (ec)
+            return {};
+        if constexpr (std::is_same_v<std::decay_t<decltype(ep)>, net::ip::tcp::endpoint>) {
+            const auto a = ep.address();
+            return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+        }
+        else {
+            return {};
+        }
+    }
+    else if constexpr (has_lowest_layer<Stream>::value)
+        return remote_address(s.lowest_layer());
+    else if constexpr (has_next_layer<Stream>::value)
+        return remote_address(s.next_layer());
+    else
+        return {};
 }
 
 template <class T, class = void>

@@ -165,9 +165,11 @@ struct pulse<Stream, Clock, Policy>::state : std::enable_shared_from_this<state>
         machine.write_started();
         out.start(stream, net::bind_executor(strand, [self = this->shared_from_this()](const error_code& ec,
                                                                                        std::size_t) {
-                      const auto next = self->out.completed(ec, self->stream, self->stream_open);
+                      const auto next = self->out.completed(ec);
                       if (!self->stream_open)
                           return;
+                      if (next == detail::outbox::outcome::last_frame_out)
+                          detail::close_send(self->stream, net::bind_executor(self->strand, [self](error_code) {}));
                       if (next == detail::outbox::outcome::failed) {
                           self->transport_error = ec;
                           self->machine.write_failed(Clock::now());

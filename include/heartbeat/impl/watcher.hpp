@@ -43,9 +43,13 @@ struct watcher<Stream, Key, Policy>::session {
     std::vector<std::uint8_t> read_buffer;
     detail::outbox out;
     std::optional<Key> key;
+    // The id a refused HELLO claimed, kept for on_refused (rare: a pointer).
+    std::unique_ptr<Key> claimed;
     peer_handle handle;
     bool in_loop = false;   // carrying out actions: inputs from callbacks only queue more
     bool stream_open = true;
+    bool handshaking = false; // counted in impl::handshaking_now
+    bool admitted = false;    // came online once: its end is an offline, not a refusal
 };
 
 template <class Stream, class Key, class Policy>
@@ -83,8 +87,14 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     std::function<void(const event_type&)> cb_event;
     std::vector<std::function<void(const event_type&)>> subscribers;
     std::function<void(const Key&, std::string_view)> cb_message;
+    std::function<void(const refusal&)> cb_refused;
     authenticator auth;
-    std::function<void()> stop_accepting;
+    std::atomic<std::uint64_t> refused{0};
+    std::atomic<std::size_t> handshaking_now{0};
+    // One per accept_from(): cancels its acceptor; and the loops parked at
+    // max_handshakes, each a call that restarts one.
+    std::vector<std::function<void()>> stop_accepting;
+    std::vector<std::function<void()>> parked_accepts;
     net::steady_timer accept_retry{strand};
     bool stopped = false;
 
@@ -134,11 +144,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         switch (a.type) {
         case kind::idle: return false;
         case kind::read: read(s); return false;
-        case kind::handshake:
-            // Transports with a handshake of their own are not driven here
-            // yet: the machine is only started with one by such a driver.
-            s->machine.handshake_done(clock_type::now(), false);
-            return true;
+        case kind::handshake: handshake(s); return true;
         case kind::authenticate: authenticate(s, a); return true;
         case kind::admit: admit(s, a); return true;
         case kind::touch: table.locked([&](registry_type& r) { return r.touch(s->handle, a.at); }); return true;
@@ -156,17 +162,23 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         case kind::wait_until: arm(s, a.at); return true;
         case kind::cancel_timer: s->timer.reset(); return true;
         case kind::close_after:
+            if (a.cause)
+                refuse(s, *a.cause);
             s->out.close_after(a.data, a.size);
             flush(s);
             return true;
-        case kind::close: close_now(s); return true;
+        case kind::close:
+            if (a.cause)
+                refuse(s, *a.cause);
+            close_now(s);
+            return true;
         }
         return false;
     }
 
     // ---- inputs -------------------------------------------------------------
 
-    void start_session(Stream stream)
+    void start_session(Stream stream, bool run_handshake)
     {
         if (stopped) {
             detail::close_stream(stream);
@@ -175,8 +187,80 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         auto s = std::make_shared<session>(std::move(stream), this->shared_from_this());
         sessions.insert(s);
         ++session_count;
-        s->machine.start(clock_type::now());
+        s->machine.start(clock_type::now(), run_handshake);
         run(s);
+    }
+
+    // The machine waits for the transport's handshake (it runs the hello
+    // deadline meanwhile).
+    void handshake(const session_ptr& s)
+    {
+        if constexpr (detail::has_server_handshake<Stream>::value) {
+            s->handshaking = true;
+            handshaking_now.fetch_add(1, std::memory_order_relaxed);
+            s->stream.async_handshake(Stream::server,
+                                      net::bind_executor(strand, [s](const error_code& ec) {
+                                          if (auto o = s->owner.lock())
+                                              o->on_handshake(s, ec);
+                                      }));
+        }
+        else {
+            // adopt(..., pending) of a stream without a handshake: nothing to run.
+            s->machine.handshake_done(clock_type::now(), true);
+        }
+    }
+
+    void on_handshake(const session_ptr& s, const error_code& ec)
+    {
+        handshake_ended(s);
+        if (s->machine.closed())
+            return;
+        if (ec)
+            report_refusal(s, ec); // the transport's reason says more than handshake_failed
+        s->machine.handshake_done(clock_type::now(), !ec);
+        run(s);
+    }
+
+    // A slot of max_handshakes is free again: parked accept loops go on.
+    void handshake_ended(const session_ptr& s)
+    {
+        if (!s->handshaking)
+            return;
+        s->handshaking = false;
+        handshaking_now.fetch_sub(1, std::memory_order_relaxed);
+        if (!parked_accepts.empty() && !stopped && !at_handshake_bound()) {
+            auto resume = std::move(parked_accepts);
+            parked_accepts.clear();
+            for (auto& f : resume)
+                f();
+        }
+    }
+
+    bool at_handshake_bound() const noexcept
+    {
+        return opts.max_handshakes != 0 && handshaking_now.load(std::memory_order_relaxed) >= opts.max_handshakes;
+    }
+
+    // ---- refusals ---------------------------------------------------------------
+
+    // The machine ends a session with `cause`: a refusal if the peer never
+    // came online.
+    void refuse(const session_ptr& s, error cause)
+    {
+        if (s->admitted || stopped || cause == error::shutting_down || cause == error::handshake_failed)
+            return;
+        report_refusal(s, cause);
+    }
+
+    void report_refusal(const session_ptr& s, const error_code& ec)
+    {
+        refused.fetch_add(1, std::memory_order_relaxed);
+        if (!cb_refused)
+            return;
+        refusal r{ec, detail::remote_address(s->stream), std::nullopt};
+        if (s->claimed)
+            r.claimed_id.emplace(*s->claimed);
+        cb_refused(r);
     }
 
     void read(const session_ptr& s)
@@ -224,6 +308,8 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             if (ec)
                 verdict = ec.category() == heartbeat_category() ? static_cast<error>(ec.value()) : error::auth_failed;
         }
+        if (verdict)
+            s->claimed = std::make_unique<Key>(a.id);
         s->machine.authenticated(verdict, clock_type::now());
     }
 
@@ -234,6 +320,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         if (auto it = online.find(key); it != online.end()) {
             if (!a.replace) {
                 r.result = admission::outcome::taken;
+                s->claimed = std::make_unique<Key>(std::move(key));
                 s->machine.admitted(r, a.at);
                 return;
             }
@@ -250,8 +337,10 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         });
         if (!s->handle.valid()) {
             r.result = admission::outcome::full;
+            s->claimed = std::make_unique<Key>(std::move(key));
         }
         else {
+            s->admitted = true;
             s->key.emplace(std::move(key));
             online.emplace(*s->key, s);
             table.rearm();
@@ -288,10 +377,12 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         if (!s->stream_open || !s->out.ready())
             return;
         s->out.start(s->stream, net::bind_executor(strand, [s](const error_code& ec, std::size_t) {
-                         const auto next = s->out.completed(ec, s->stream, s->stream_open);
+                         const auto next = s->out.completed(ec);
                          auto o = s->owner.lock();
                          if (!o || !s->stream_open)
                              return;
+                         if (next == detail::outbox::outcome::last_frame_out)
+                             detail::close_send(s->stream, net::bind_executor(o->strand, [s](error_code) {}));
                          if (next == detail::outbox::outcome::failed) {
                              s->machine.write_failed(clock_type::now());
                              o->run(s);
@@ -343,21 +434,39 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         keep->timer.reset();
         detail::close_stream(keep->stream);
         keep->out.abandon();
+        handshake_ended(keep); // a handshake cut off by its deadline
     }
 
     // ---- accepting ------------------------------------------------------------
 
-    template <class Acceptor>
-    static void accept_next(const std::shared_ptr<impl>& self, Acceptor* a)
+    template <class Acceptor, class Make>
+    static void accept_from(const std::shared_ptr<impl>& self, Acceptor* a, Make make)
     {
-        self->stop_accepting = [a] {
+        if (self->stopped)
+            return;
+        self->stop_accepting.push_back([a] {
             error_code ignored;
             a->cancel(ignored);
-        };
+        });
+        accept_next(self, a, std::make_shared<Make>(std::move(make)));
+    }
+
+    template <class Acceptor, class Make>
+    static void accept_next(const std::shared_ptr<impl>& self, Acceptor* a, const std::shared_ptr<Make>& make)
+    {
         detail::accept_loop(
             *a, self->strand, self->accept_retry, self->opts.accept_retry_pause,
-            [self](auto socket) { self->start_session(Stream(std::move(socket))); },
-            [self] { return !self->stopped; });
+            [self, make](auto socket) {
+                self->start_session((*make)(std::move(socket)), detail::has_server_handshake<Stream>::value);
+            },
+            [self] { return !self->stopped; },
+            [self, a, make] {
+                if (!self->at_handshake_bound())
+                    return true;
+                // Resumed by handshake_ended() once a slot is free.
+                self->parked_accepts.push_back([self, a, make] { accept_next(self, a, make); });
+                return false;
+            });
     }
 
     // ---- stopping ---------------------------------------------------------------
@@ -368,8 +477,10 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             return;
         stopped = true;
         table.stop();
-        if (stop_accepting)
-            stop_accepting();
+        for (auto& f : stop_accepting)
+            f();
+        stop_accepting.clear();
+        parked_accepts.clear();
         accept_retry.cancel();
         const std::vector<session_ptr> all(sessions.begin(), sessions.end());
         const auto now = clock_type::now();
@@ -385,6 +496,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         cb_online = nullptr;
         cb_offline = nullptr;
         cb_message = nullptr;
+        cb_refused = nullptr;
         auth = nullptr;
     }
 };

@@ -35,7 +35,8 @@ enum class error {
     send_queue_full,     ///< too many bytes queued for a slow peer
     rate_limited,        ///< frames arrived faster than the server allows
     unacceptable_terms,  ///< the server's WELCOME holds us to terms outside our bounds
-    message_too_large    ///< a message larger than the peer accepts (refused locally); keep last
+    message_too_large,   ///< a message larger than the peer accepts (refused locally)
+    handshake_failed     ///< the transport's own handshake (TLS) failed; keep last
 };
 
 /// A short description of `e`, the message of its error_code and the text
@@ -62,6 +63,7 @@ constexpr const char* describe(error e) noexcept
     case error::rate_limited: return "frames sent faster than allowed";
     case error::unacceptable_terms: return "the server's interval or miss count is outside the accepted bounds";
     case error::message_too_large: return "message larger than the peer's frame limit";
+    case error::handshake_failed: return "the transport's handshake (TLS) failed";
     }
     return "unknown heartbeat error";
 }
@@ -122,7 +124,7 @@ namespace detail {
 /// every session (a refusal costs no buffer of its own).
 inline const std::vector<std::uint8_t>& error_frame(error e)
 {
-    constexpr std::size_t count = static_cast<std::size_t>(error::message_too_large) + 1;
+    constexpr std::size_t count = static_cast<std::size_t>(error::handshake_failed) + 1;
     static const std::array<std::vector<std::uint8_t>, count> frames = [] {
         std::array<std::vector<std::uint8_t>, count> f;
         for (std::size_t i = 1; i < count; ++i)

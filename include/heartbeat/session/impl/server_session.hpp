@@ -17,7 +17,7 @@ void server_session<Clock>::handshake_done(time_point now, bool ok)
     if (phase_ != phase::handshake)
         return;
     if (!ok)
-        return end_now(std::nullopt, offline_reason::disconnected);
+        return end_now(error::handshake_failed, offline_reason::disconnected);
     phase_ = phase::hello;
 }
 
