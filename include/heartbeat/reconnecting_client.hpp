@@ -256,7 +256,7 @@ private:
                         if (self->stopped)
                             return;
                         if (hec)
-                            return self->attempt_failed(hec);
+                            return self->attempt_failed(explain(self->connector, *done, hec, 0));
                         self->start_session(std::move(*done));
                     }));
             }
@@ -264,6 +264,18 @@ private:
                 timer.cancel();
                 start_session(std::move(*stream));
             }
+        }
+
+        // A connector may say more precisely why its handshake failed.
+        template <class C>
+        static auto explain(C& c, stream_type& s, const error_code& ec, int) -> decltype(c.explain_failure(s, ec))
+        {
+            return c.explain_failure(s, ec);
+        }
+        template <class C>
+        static error_code explain(C&, stream_type&, const error_code& ec, long)
+        {
+            return ec;
         }
 
         void attempt_failed(error_code ec)

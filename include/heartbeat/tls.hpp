@@ -17,6 +17,7 @@
 // reaches on_attempt_failed with its error.
 
 #include <heartbeat/detail/config.hpp>
+#include <heartbeat/error.hpp>
 
 #if defined(HEARTBEAT_USE_BOOST_ASIO)
 #include <boost/asio/ssl.hpp>
@@ -31,11 +32,26 @@
 
 #include <chrono>
 #include <string>
+#include <system_error>
 #include <utility>
 
 namespace heartbeat::tls {
 
 namespace ssl = net::ssl;
+
+/// The errors of X.509 certificate verification (OpenSSL's X509_V_ERR_*
+/// codes: expired, hostname mismatch, self-signed, ...), so that a failed
+/// handshake says why the certificate was refused rather than only
+/// "certificate verify failed".
+inline const detail::error_category_base& verify_category() noexcept
+{
+    struct category final : detail::error_category_base {
+        const char* name() const noexcept override { return "heartbeat.tls.verify"; }
+        std::string message(int v) const override { return ::X509_verify_cert_error_string(v); }
+    };
+    static const category instance;
+    return instance;
+}
 
 /// TLS over TCP, as Asio spells it.
 using stream = ssl::stream<net::ip::tcp::socket>;
@@ -87,8 +103,30 @@ public:
         }
         s.set_verify_mode(ssl::verify_peer, ec);
         if (!ec)
-            s.set_verify_callback(ssl::host_name_verification(name), ec);
+            s.set_verify_callback(
+                [check = ssl::host_name_verification(name)](bool preverified, ssl::verify_context& v) mutable {
+                    if (check(preverified, v))
+                        return true;
+                    // The chain was fine but the name was not: say so (the
+                    // server then hears "bad certificate", and the client
+                    // the mismatch, not an unspecified failure).
+                    if (preverified)
+                        ::X509_STORE_CTX_set_error(v.native_handle(), X509_V_ERR_HOSTNAME_MISMATCH);
+                    return false;
+                },
+                ec);
         return s;
+    }
+
+    /// Why a handshake failed, as precisely as OpenSSL knows: the
+    /// certificate's verification error (verify_category) when that was
+    /// the cause, else the handshake's own error.
+    error_code explain_failure(stream_type& s, const error_code& handshake_error) const
+    {
+        const long v = ::SSL_get_verify_result(s.native_handle());
+        if (v != X509_V_OK)
+            return error_code(static_cast<int>(v), verify_category());
+        return handshake_error;
     }
 
 private:
