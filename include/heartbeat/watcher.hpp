@@ -134,6 +134,10 @@ public:
         /// backlog instead of taking the CPU that online peers' beats
         /// need. Zero: no bound.
         std::size_t max_handshakes = 64;
+        /// Where events' and records' wall-clock times come from (display
+        /// only; see registry_options::wall_clock). Empty: the clocks'
+        /// current offset.
+        std::function<std::chrono::system_clock::time_point(time_point)> wall_clock{};
     };
 
     /// A connection refused before it came online (see on_refused).
@@ -378,6 +382,7 @@ private:
         r.pause_threshold = o.pause_threshold;
         r.pause_grace = o.pause_grace;
         r.max_peers = o.max_peers;
+        r.wall_clock = o.wall_clock;
         return r;
     }
 

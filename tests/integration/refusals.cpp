@@ -183,10 +183,18 @@ TEST_CASE("refusals: on_refused fires for each refusal row of ROBUSTNESS.md", "[
 TEST_CASE("refusals: a peer that was online and misbehaves is an offline, not a refusal", "[refusals]")
 {
     net::io_context io;
-    server srv(io);
+    auto o = server::options();
+    // Events' wall-clock times come from watcher::options::wall_clock.
+    const auto noon = std::chrono::system_clock::time_point(std::chrono::hours(24 * 20'000 + 12));
+    o.wall_clock = [noon](watcher_type::time_point) { return noon; };
+    server srv(io, o);
+    std::vector<std::chrono::system_clock::time_point> walls;
+    srv.w.on_event([&](const watcher_type::event_type& e) { walls.push_back(e.wall_time); });
     raw_peer p(io, srv.endpoint());
     p.send(hello("fickle"));
     REQUIRE(run_until(io, [&] { return srv.log.size() == 1; }));
+    CHECK(walls == std::vector<std::chrono::system_clock::time_point>{noon});
+    CHECK(srv.w.info("fickle")->wall_since == noon);
     p.send(hello("fickle")); // a second HELLO
     REQUIRE(run_until(io, [&] { return p.closed && srv.log.size() == 2; }));
     CHECK(srv.log.back() == "offline fickle protocol_error");
