@@ -2,7 +2,9 @@
 # Installs the Debian/Ubuntu packages heartbeat needs, if any are missing.
 #   install-deps.sh demo   compiler, CMake, Ninja, standalone Asio
 #   install-deps.sh cluster  demo + hiredis and redis-server (heartbeat::redis, the cluster demo)
-#   install-deps.sh test   + Catch2 (v2), OpenSSL headers (the TLS tests), Google Benchmark,
+#   install-deps.sh tls    demo + OpenSSL (headers for heartbeat::tls, the openssl tool for a
+#                            throwaway certificate: scripts/tls-demo.sh)
+#   install-deps.sh test   + Catch2 (v2), OpenSSL (the TLS tests and examples), Google Benchmark,
 #                            hiredis and redis-server (the cluster tests), make and
 #                            pkg-config (the consumption tests: README's install commands
 #                            use CMake's default generator; the pkg-config consumer)
@@ -15,11 +17,12 @@ packages=(g++ cmake ninja-build libasio-dev)
 case $profile in
 demo) ;;
 cluster) packages+=(libhiredis-dev redis-server) ;;
-test) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server make pkg-config) ;;
-ci) packages+=(catch2 libssl-dev libbenchmark-dev libhiredis-dev redis-server make pkg-config clang libclang-rt-14-dev
+tls) packages+=(libssl-dev openssl) ;;
+test) packages+=(catch2 libssl-dev openssl libbenchmark-dev libhiredis-dev redis-server make pkg-config) ;;
+ci) packages+=(catch2 libssl-dev openssl libbenchmark-dev libhiredis-dev redis-server make pkg-config clang libclang-rt-14-dev
         libboost-dev libzmq3-dev) ;;
 bench) packages+=(catch2 libssl-dev libbenchmark-dev libzmq3-dev pkg-config python3) ;;
-*) echo "usage: $0 demo|cluster|test|ci|bench" >&2; exit 2 ;;
+*) echo "usage: $0 demo|cluster|tls|test|ci|bench" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = --bin ]; then
     bin=$2
 else
-    scripts/install-deps.sh test
+    scripts/install-deps.sh tls
     cmake --preset demo -DHEARTBEAT_WITH_TLS=ON >/dev/null
     cmake --build --preset demo --target tls_server tls_client
     bin=build/demo/examples
