@@ -742,11 +742,12 @@ TEST_CASE("random churn across three gateways, two of them cut off and restored 
     const std::string names[3] = {"G0", "G1", "G2"};
 
     // The model: which gateways hold a session for each peer.
-    constexpr int peers = 30;
+    constexpr std::size_t peers = 30;
     std::vector<std::set<int>> holders(peers);
     bool cut[3] = {false, false, false};
     std::mt19937 rng(Catch::rngSeed() + 7);
-    std::uniform_int_distribution<int> pick_peer(0, peers - 1), pick_gateway(0, 2), percent(0, 99);
+    std::uniform_int_distribution<std::size_t> pick_peer(0, peers - 1);
+    std::uniform_int_distribution<int> pick_gateway(0, 2), percent(0, 99);
     for (int step = 0; step < 600; ++step) {
         const int roll = percent(rng);
         if (roll < 3) {
@@ -755,7 +756,8 @@ TEST_CASE("random churn across three gateways, two of them cut off and restored 
             cut[g] ? links[g]->restore() : links[g]->cut();
             cut[g] = !cut[g];
         } else {
-            const int p = pick_peer(rng), g = pick_gateway(rng);
+            const std::size_t p = pick_peer(rng);
+            const int g = pick_gateway(rng);
             const auto id = "p" + std::to_string(p);
             if (holders[p].count(g)) {
                 gateways[g]->peer_offline(id, offline_reason::disconnected);
@@ -781,7 +783,7 @@ TEST_CASE("random churn across three gateways, two of them cut off and restored 
             return false;
         }
         std::size_t online = 0;
-        for (int p = 0; p < peers; ++p) {
+        for (std::size_t p = 0; p < peers; ++p) {
             const auto it = snap.find("p" + std::to_string(p));
             if (holders[p].empty()) {
                 if (it != snap.end())

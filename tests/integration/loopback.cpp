@@ -427,7 +427,7 @@ TEST_CASE("loopback: 40 clients on a 4-thread io_context", "[loopback][threads]"
     srv.watcher().broadcast("all");
 
     // A third leave, a third drop their connection, a third go on beating.
-    for (int i = 0; i < 40; ++i) {
+    for (std::size_t i = 0; i < 40; ++i) {
         if (i % 3 == 0)
             clients[i]->p->leave();
         else if (i % 3 == 1)
@@ -447,7 +447,7 @@ TEST_CASE("loopback: 40 clients on a 4-thread io_context", "[loopback][threads]"
     CHECK(srv.watcher().online_count() == 13);
     // The server stops: the remaining clients are told why.
     srv.watcher().stop();
-    for (int i = 0; i < 40; ++i)
+    for (std::size_t i = 0; i < 40; ++i)
         if (i % 3 == 2)
             CHECK(outcome(clients[i]->done) == error::shutting_down);
     CHECK(srv.rec.wait([](const std::vector<observed>& evs) { return evs.size() == 80; }));

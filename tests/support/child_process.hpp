@@ -137,7 +137,7 @@ public:
         std::lock_guard<std::mutex> lock(mu_);
         std::size_t n = 0;
         for (const auto& l : lines_)
-            n += starts_with(l, prefix) ? 1 : 0;
+            n += starts_with(l, prefix) ? 1u : 0u;
         return n;
     }
 
