@@ -6,8 +6,9 @@
 //
 // Nothing here runs. `template class` instantiates every member of a class
 // template; member templates and asynchronous operations (which take a
-// completion token) are called from exercise(), a function that is compiled
-// and linked into the test binary but never called.
+// completion token) are called (exercise.hpp) from
+// heartbeat_instantiate_exercise(), which is compiled and linked into the
+// unit test binary but never called.
 #include <heartbeat/heartbeat.hpp>
 
 #include <heartbeat/client.hpp>
@@ -17,6 +18,8 @@
 #include <heartbeat/session/server_session.hpp>
 #include <heartbeat/testing/manual_clock.hpp>
 #include <heartbeat/version.hpp>
+
+#include "exercise.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -57,6 +60,7 @@ template class hb::watcher<tcp::socket, std::string, phi>;
 template class hb::pulse<tcp::socket>;
 template class hb::pulse<tcp::socket, steady, phi>;
 template class hb::reconnecting_client<>;
+template class hb::reconnecting_client<manual, hb::tcp_connector>;
 template class hb::monitor<std::string>;
 template class hb::monitor<std::string, phi>;
 template class hb::observer_pulse<>;
@@ -66,126 +70,6 @@ template class hb::sweeper<hb::registry<std::string, steady, phi>>;
 template class hb::watcher<net::local::stream_protocol::socket>;
 template class hb::pulse<net::local::stream_protocol::socket>;
 #endif
-
-namespace heartbeat_instantiate {
-
-template <class Registry>
-void use_registry(Registry& r, typename Registry::time_point now)
-{
-    const typename Registry::key_type k{};
-    const hb::peer_handle h = r.touch(k, now);
-    r.touch(h, now);
-    r.set_interval(k, std::chrono::milliseconds(250));
-    (void)r.find(k);
-    (void)r.status(k);
-    (void)r.is_online(k);
-    (void)r.last_seen(k);
-    (void)r.info(k);
-    (void)r.info(h);
-    (void)r.expire(now);
-    (void)r.next_deadline();
-    r.for_each([](const typename Registry::peer_info& p) { (void)p.beats; });
-    (void)r.snapshot();
-    r.remove(k, hb::offline_reason::left, now);
-    r.clear(hb::offline_reason::shutdown, now);
-}
-
-template <class Session>
-void use_server_session(Session& s, typename Session::time_point now)
-{
-    const std::uint8_t bytes[] = {0x04, 0, 0, 4, 0, 0, 0, 1};
-    s.start(now);
-    s.feed(bytes, sizeof bytes, now, 0);
-    s.identify(hb::wire::hello{}, now);
-    s.authenticated(std::nullopt, now);
-    s.admitted(typename Session::admission{}, now);
-    (void)s.accept_send(16, 0, now);
-    for (auto a = s.next(); a.type != Session::kind::idle; a = s.next())
-        (void)a.bytes();
-    s.timer_fired(now);
-    s.probe_answered(now);
-    s.timed_out(now);
-    s.replaced(now);
-    s.shutdown(now);
-}
-
-template <class Session>
-void use_client_session(Session& s, typename Session::time_point now)
-{
-    const std::uint8_t bytes[] = {0x05, 0, 0, 4, 0, 0, 0, 1};
-    s.start(now);
-    s.feed(bytes, sizeof bytes, now);
-    s.write_started();
-    s.write_done(now);
-    s.timer_fired(now);
-    for (auto a = s.next(); a.type != Session::kind::idle; a = s.next())
-        (void)a.bytes();
-    (void)s.smoothed_rtt();
-    s.leave(now);
-    s.abort();
-}
-
-template <class Watcher, class Acceptor>
-void use_watcher(Watcher& w, Acceptor& acceptor)
-{
-    w.on_online([](const typename Watcher::key_type&) {});
-    w.on_offline([](const typename Watcher::key_type&, hb::offline_reason) {});
-    w.on_event([](const typename Watcher::event_type&) {});
-    w.subscribe([](const typename Watcher::event_type&) {});
-    w.on_message([](const typename Watcher::key_type&, std::string_view) {});
-    w.set_authenticator([](const typename Watcher::hello_info&) { return hb::error_code{}; });
-    w.accept_from(acceptor);
-    const typename Watcher::key_type k{};
-    (void)w.send(k, "bytes");
-    (void)w.broadcast("bytes");
-    (void)w.is_online(k);
-    (void)w.last_seen(k);
-    (void)w.info(k);
-    (void)w.snapshot();
-    (void)w.online_count();
-    (void)w.rtt(k);
-    (void)w.session_count();
-    (void)w.frames_received();
-    w.stop();
-}
-
-template <class Pulse>
-void use_pulse(Pulse& p)
-{
-    p.on_message([](std::string_view) {});
-    p.on_welcome([](typename Pulse::duration, unsigned) {});
-    p.async_run([](const hb::error_code&) {});
-    p.async_send("bytes", [](const hb::error_code&) {});
-    std::future<void> ran = p.async_run(net::use_future);
-    std::future<void> sent = p.async_send("bytes", net::use_future);
-    (void)p.last_rtt();
-    (void)p.smoothed_rtt();
-    (void)p.interval();
-    (void)p.misses();
-    (void)p.beats_sent();
-    (void)p.echoes_received();
-    p.leave();
-    p.stop();
-}
-
-template <class Monitor>
-void use_monitor(Monitor& m)
-{
-    const typename Monitor::key_type k{};
-    m.on_online([](const typename Monitor::key_type&) {});
-    m.on_offline([](const typename Monitor::key_type&, hb::offline_reason) {});
-    (void)m.touch(k);
-    (void)m.set_interval(k, std::chrono::milliseconds(500));
-    (void)m.is_online(k);
-    (void)m.last_seen(k);
-    (void)m.info(k);
-    (void)m.snapshot();
-    (void)m.online_count();
-    (void)m.remove(k);
-    m.stop();
-}
-
-} // namespace heartbeat_instantiate
 
 // Compiled and linked, never called.
 void heartbeat_instantiate_exercise(net::io_context& io);
@@ -287,16 +171,9 @@ void heartbeat_instantiate_exercise(net::io_context& io)
 
     // reconnecting_client
     hb::reconnecting_client<> rc(io, {});
-    rc.on_connected([] {});
-    rc.on_lost([](hb::error_code) {});
-    rc.on_reconnecting([](unsigned, hb::reconnecting_client<>::duration) {});
-    rc.on_message([](std::string_view) {});
-    rc.start();
-    (void)rc.send("bytes");
-    (void)rc.is_connected();
-    (void)rc.sessions();
-    (void)rc.smoothed_rtt();
-    rc.stop();
+    use_reconnecting_client(rc);
+    hb::reconnecting_client<manual> manual_rc(io, {}, hb::tcp_connector{});
+    use_reconnecting_client(manual_rc);
 
     // observer mode
     hb::monitor<std::string> fixed_monitor(io);
