@@ -187,6 +187,7 @@ private:
         bool stopped = false;
         bool attempt_timed_out = false;
         unsigned failures = 0; // since the last WELCOME
+        std::uint64_t session_number = 0;
         std::atomic<bool> established{false};
         std::atomic<std::uint64_t> welcomed{0};
         std::function<void()> cb_connected;
@@ -309,15 +310,18 @@ private:
                 if (self->cb_connected)
                     self->cb_connected();
             });
-            session->async_run([weak, p = session](const error_code& rec) {
+            // The handler names its session by number: holding the pulse
+            // itself would make a cycle (the pulse holds its run handler)
+            // that leaks both if the io_context is destroyed first.
+            session->async_run([weak, n = ++session_number](const error_code& rec) {
                 if (auto self = weak.lock())
-                    self->on_session_end(p, rec);
+                    self->on_session_end(n, rec);
             });
         }
 
-        void on_session_end(const std::shared_ptr<pulse_type>& p, const error_code& ec)
+        void on_session_end(std::uint64_t n, const error_code& ec)
         {
-            if (p != session)
+            if (n != session_number || !session)
                 return;
             const bool was_established = established.exchange(false);
             session.reset();

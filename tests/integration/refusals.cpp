@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <memory>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -47,19 +48,29 @@ struct raw_peer {
         net::write(socket, net::buffer(bytes));
         read_until_closed();
     }
+    // The read's state outlives the peer: its handler may run after the
+    // peer is gone (aborted by the socket's close).
+    struct reading {
+        std::array<std::uint8_t, 256> buf{};
+        bool closed = false;
+    };
     void read_until_closed()
     {
-        socket.async_read_some(net::buffer(buf), [this](heartbeat::error_code ec, std::size_t) {
+        read(socket, state);
+    }
+    static void read(tcp::socket& s, const std::shared_ptr<reading>& r)
+    {
+        s.async_read_some(net::buffer(r->buf), [&s, r](heartbeat::error_code ec, std::size_t) {
             if (ec)
-                closed = true;
+                r->closed = true;
             else
-                read_until_closed();
+                read(s, r);
         });
     }
+    bool closed() const { return state->closed; }
     std::string address() const { return "127.0.0.1:" + std::to_string(socket.local_endpoint().port()); }
     tcp::socket socket;
-    std::array<std::uint8_t, 256> buf{};
-    bool closed = false;
+    std::shared_ptr<reading> state = std::make_shared<reading>();
 };
 
 struct server {
@@ -140,7 +151,7 @@ TEST_CASE("refusals: on_refused fires for each refusal row of ROBUSTNESS.md", "[
         srv.refusals.clear();
         raw_peer p(io, srv.endpoint());
         p.send(r.bytes);
-        REQUIRE(run_until(io, [&] { return p.closed && !srv.refusals.empty(); }));
+        REQUIRE(run_until(io, [&] { return p.closed() && !srv.refusals.empty(); }));
         REQUIRE(srv.refusals.size() == 1);
         CHECK(srv.refusals[0].error == r.expected);
         CHECK(srv.refusals[0].remote_endpoint == p.address());
@@ -154,7 +165,7 @@ TEST_CASE("refusals: on_refused fires for each refusal row of ROBUSTNESS.md", "[
         auto partial = hello("slow");
         partial.resize(6);
         p.send(partial);
-        REQUIRE(run_until(io, [&] { return p.closed && !srv.refusals.empty(); }));
+        REQUIRE(run_until(io, [&] { return p.closed() && !srv.refusals.empty(); }));
         CHECK(srv.refusals[0].error == error::hello_timeout);
         CHECK_FALSE(srv.refusals[0].claimed_id.has_value());
     }
@@ -166,7 +177,7 @@ TEST_CASE("refusals: on_refused fires for each refusal row of ROBUSTNESS.md", "[
         srv.refusals.clear();
         raw_peer third(io, srv.endpoint());
         third.send(hello("third"));
-        REQUIRE(run_until(io, [&] { return third.closed && !srv.refusals.empty(); }));
+        REQUIRE(run_until(io, [&] { return third.closed() && !srv.refusals.empty(); }));
         CHECK(srv.refusals[0].error == error::server_full);
         CHECK(srv.refusals[0].claimed_id == std::optional<std::string>("third"));
     }
@@ -196,7 +207,7 @@ TEST_CASE("refusals: a peer that was online and misbehaves is an offline, not a 
     CHECK(walls == std::vector<std::chrono::system_clock::time_point>{noon});
     CHECK(srv.w.info("fickle")->wall_since == noon);
     p.send(hello("fickle")); // a second HELLO
-    REQUIRE(run_until(io, [&] { return p.closed && srv.log.size() == 2; }));
+    REQUIRE(run_until(io, [&] { return p.closed() && srv.log.size() == 2; }));
     CHECK(srv.log.back() == "offline fickle protocol_error");
     CHECK(srv.refusals.empty());
     CHECK(srv.w.refused_count() == 0);

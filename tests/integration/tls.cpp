@@ -227,7 +227,7 @@ TEST_CASE("tls: an application's own handshake, then adopt()", "[tls]")
     w.stop();
 }
 
-TEST_CASE("tls: accept_from(acceptor, ctx) and a verifying reconnecting client", "[tls]")
+TEST_CASE("tls: accept_from with a context, and a verifying reconnecting client", "[tls]")
 {
     contexts ctx(make_self_signed());
     net::io_context io;
