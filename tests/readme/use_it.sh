@@ -6,17 +6,22 @@
 # -Werror on the plain include path (the README's "No CMake" way); not run.
 # #line directives make every diagnostic point at README.md's own lines.
 # Run by ctest.
-#   use_it.sh SOURCE_DIR WORK_DIR CXX USE_BOOST_ASIO
+#   use_it.sh SOURCE_DIR WORK_DIR CXX USE_BOOST_ASIO [SECTION [LIBS...]]
+# SECTION is another "## " section to compile the same way ("Over TLS",
+# whose program links LIBS, e.g. -lssl -lcrypto).
 set -euo pipefail
-src=$1 work=$2 cxx=$3 boost=${4:-OFF}
+src=$1 work=$2 cxx=$3 boost=${4:-OFF} section_name=${5:-Use it}
+shift $(($# < 5 ? $# : 5))
+libs=("$@")
 readme="$src/README.md"
 mkdir -p "$work"
-tu="$work/use_it.cpp"
+slug=$(echo "$section_name" | tr -c 'A-Za-z0-9\n' '_')
+tu="$work/$slug.cpp"
 
 # Block lines go into main() with their README line numbers; preprocessor
 # lines (the includes) go above it, each with its own.
-awk -v readme="$readme" -v pre="$work/pre.part" -v body="$work/body.part" '
-    /^## / { section = ($0 == "## Use it"); if (section) found = 1; next }
+awk -v readme="$readme" -v name="$section_name" -v pre="$work/pre.part" -v body="$work/body.part" '
+    /^## / { section = ($0 == "## " name); if (section) found = 1; next }
     !section { next }
     !in_block && /^```cpp[[:space:]]*$/ {
         in_block = 1; blocks++
@@ -31,9 +36,9 @@ awk -v readme="$readme" -v pre="$work/pre.part" -v body="$work/body.part" '
     }
     in_block { print > body }
     END {
-        if (!found) { print "use_it.sh: README.md has no \"## Use it\" section" > "/dev/stderr"; exit 1 }
-        if (blocks == 0) { print "use_it.sh: no ```cpp block in \"## Use it\"" > "/dev/stderr"; exit 1 }
-        if (in_block) { print "use_it.sh: a ```cpp block in \"## Use it\" is not closed" > "/dev/stderr"; exit 1 }
+        if (!found) { print "use_it.sh: README.md has no \"## " name "\" section" > "/dev/stderr"; exit 1 }
+        if (blocks == 0) { print "use_it.sh: no ```cpp block in \"## " name "\"" > "/dev/stderr"; exit 1 }
+        if (in_block) { print "use_it.sh: a ```cpp block in \"## " name "\" is not closed" > "/dev/stderr"; exit 1 }
         printf "use_it.sh: %d blocks\n", blocks
     }' "$readme"
 touch "$work/pre.part"
@@ -53,4 +58,4 @@ defs=()
 [ "$boost" = ON ] && defs=(-DHEARTBEAT_USE_BOOST_ASIO)
 set -x
 "$cxx" -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror "${defs[@]}" \
-    -I "$src/include" "$tu" -o "$work/use_it" -pthread
+    -I "$src/include" "$tu" -o "$work/$slug" -pthread "${libs[@]}"
