@@ -243,16 +243,19 @@ public:
     {
         using socket_type = typename Acceptor::protocol_type::socket::template rebind_executor<
             typename Acceptor::executor_type>::other;
-        static_assert(std::is_constructible_v<Stream, socket_type&&, std::add_lvalue_reference_t<Args>...>,
+        constexpr bool can_build = std::is_constructible_v<Stream, socket_type&&, std::add_lvalue_reference_t<Args>...>;
+        static_assert(can_build,
                       "heartbeat::watcher::accept_from: the Stream cannot be built from the accepted socket and "
                       "these arguments. A TLS stream needs its context: accept_from(acceptor, ssl_context); "
                       "another stream type: accept the socket yourself and adopt() the stream.");
-        net::dispatch(impl_->strand, [self = impl_, a = &acceptor,
-                                      made = std::tuple<Args...>(std::forward<Args>(args)...)]() mutable {
-            impl::accept_from(self, a, [made = std::move(made)](socket_type&& socket) mutable {
-                return std::apply([&](auto&... arg) { return Stream(std::move(socket), arg...); }, made);
+        if constexpr (can_build) { // nothing but the assertion above when it fails
+            net::dispatch(impl_->strand, [self = impl_, a = &acceptor,
+                                          made = std::tuple<Args...>(std::forward<Args>(args)...)]() mutable {
+                impl::accept_from(self, a, [made = std::move(made)](socket_type&& socket) mutable {
+                    return std::apply([&](auto&... arg) { return Stream(std::move(socket), arg...); }, made);
+                });
             });
-        });
+        }
     }
 
     /// Closes every session: online peers go offline with reason shutdown
