@@ -59,7 +59,7 @@ int main(int argc, char** argv)
         std::printf("server: %s offline (%s)\n", id.c_str(), std::string(heartbeat::to_string(why)).c_str());
     });
     server.on_refused([](const heartbeat::tls::watcher<>::refusal& r) {
-        std::printf("server: refused %s: %s\n", r.remote_endpoint.c_str(), r.error.message().c_str());
+        std::printf("server: refused %s: %s\n", r.remote_address.c_str(), r.error.message().c_str());
     });
     server.on_message([&](const std::string& id, std::string_view text) {
         std::printf("server: %s says \"%.*s\"\n", id.c_str(), static_cast<int>(text.size()), text.data());

@@ -101,26 +101,33 @@ public:
 
     executor_type get_executor() const noexcept { return s_->strand; }
 
+    /// Callbacks run on the strand. Setting one is safe at any time from
+    /// any thread: it takes effect on the strand, in order with start().
+
     /// A session was welcomed by the server.
-    void on_connected(std::function<void()> f) { s_->cb_connected = std::move(f); }
+    void on_connected(std::function<void()> f) { set(&state::cb_connected, std::move(f)); }
     /// A welcomed session ended (error says why); a reconnect follows.
-    void on_lost(std::function<void(error_code)> f) { s_->cb_lost = std::move(f); }
+    void on_lost(std::function<void(error_code)> f) { set(&state::cb_lost, std::move(f)); }
     /// An attempt failed before the server welcomed it: resolving,
     /// connecting, the transport's handshake (a TLS certificate that fails
-    /// verification), the timeout, or the server's refusal of the HELLO
+    /// verification: `tls::verify_category()`), `net::error::timed_out`
+    /// (connect_timeout), or the server's refusal of the HELLO
     /// (`error::auth_failed`, `error::server_full`, ...). `attempt` counts
-    /// the failures since the last WELCOME, from 1. A reconnect follows.
+    /// the failed attempts since start() or the last WELCOME, from 1. A
+    /// reconnect follows.
     void on_attempt_failed(std::function<void(error_code why, unsigned attempt)> f)
     {
-        s_->cb_failed = std::move(f);
+        set(&state::cb_failed, std::move(f));
     }
-    /// About to wait `delay` before attempt number `attempt` (1-based).
+    /// About to wait `delay` before retry number `attempt` (1-based, since
+    /// start() or the last WELCOME; after start() the first attempt is no
+    /// retry, so the n-th retry follows the n-th failed attempt).
     void on_reconnecting(std::function<void(unsigned attempt, duration delay)> f)
     {
-        s_->cb_reconnecting = std::move(f);
+        set(&state::cb_reconnecting, std::move(f));
     }
     /// DATA frames from the server.
-    void on_message(std::function<void(std::string_view)> f) { s_->cb_message = std::move(f); }
+    void on_message(std::function<void(std::string_view)> f) { set(&state::cb_message, std::move(f)); }
 
     void start()
     {
@@ -160,6 +167,17 @@ public:
     }
 
 private:
+    struct state;
+
+    template <class Member, class F>
+    void set(Member state::*member, F f)
+    {
+        net::dispatch(s_->strand, [s = s_, member, f = std::move(f)]() mutable {
+            if (!s->stopped)
+                (*s).*member = std::move(f);
+        });
+    }
+
     struct state : std::enable_shared_from_this<state> {
         state(const net::any_io_executor& ex, options o, Connector c)
             : strand(net::make_strand(ex)), opts(std::move(o)), connector(std::move(c)), resolver(strand),
@@ -185,6 +203,11 @@ private:
         }
         detail::backoff<duration> pacing;
         bool stopped = false;
+        // The attempt in progress (resolve, connect, handshake) and whether
+        // its connect_timeout fired; numbered so that a timeout completion
+        // already queued when its attempt ended is recognised as stale.
+        std::uint64_t attempt_number = 0;
+        bool attempting = false;
         bool attempt_timed_out = false;
         unsigned failures = 0; // since the last WELCOME
         std::uint64_t session_number = 0;
@@ -200,10 +223,11 @@ private:
         {
             if (stopped || session || connecting || handshaking)
                 return;
+            attempting = true;
             attempt_timed_out = false;
             timer.expires_after(opts.connect_timeout);
-            timer.async_wait([self = this->shared_from_this()](const error_code& ec) {
-                if (ec || self->stopped)
+            timer.async_wait([self = this->shared_from_this(), n = ++attempt_number](const error_code& ec) {
+                if (ec || self->stopped || !self->attempting || n != self->attempt_number)
                     return;
                 // Too slow: abandon this attempt; its handlers then fail.
                 self->attempt_timed_out = true;
@@ -281,8 +305,9 @@ private:
 
         void attempt_failed(error_code ec)
         {
-            if (attempt_timed_out)
+            if (attempting && attempt_timed_out)
                 ec = net::error::timed_out;
+            attempting = false;
             ++failures;
             if (cb_failed)
                 cb_failed(ec, failures);
@@ -291,6 +316,7 @@ private:
 
         void start_session(stream_type&& stream)
         {
+            attempting = false; // from here the session's own errors count
             session = std::make_shared<pulse_type>(std::move(stream), opts.session);
             publish(session);
             std::weak_ptr<state> weak = this->shared_from_this();

@@ -8,8 +8,10 @@
 //
 // Server: `tls::watcher<> w(io, opts); w.accept_from(acceptor, ssl_ctx);`
 // runs each connection's TLS handshake inside its session, bounded by the
-// hello timeout and `max_handshakes`; failures reach on_refused. Sessions
-// end with a close_notify, bounded by the close timeout.
+// hello timeout and `max_handshakes`; failures reach on_refused. A session
+// the server ends (a refusal, a replacement, stop()) sends close_notify
+// after its last frame, bounded by the close timeout; one the peer ends
+// (GOODBYE, EOF) or that timed out is closed at once, as over TCP.
 //
 // Client: `tls::reconnecting_client<> c(io, opts, tls::connector(ssl_ctx));`
 // connects, sends SNI, verifies the server's certificate and its name (on
@@ -59,8 +61,8 @@ using stream = ssl::stream<net::ip::tcp::socket>;
 template <class Key = std::string, class Policy = fixed_misses<std::chrono::steady_clock>>
 using watcher = heartbeat::watcher<stream, Key, Policy>;
 
-template <class Clock = std::chrono::steady_clock>
-using pulse = heartbeat::pulse<stream, Clock>;
+template <class Clock = std::chrono::steady_clock, class Policy = fixed_misses<Clock>>
+using pulse = heartbeat::pulse<stream, Clock, Policy>;
 
 /// reconnecting_client's connector for TLS: wraps each connected socket in
 /// a TLS stream that sends SNI and verifies the server.
@@ -123,6 +125,10 @@ public:
     /// the cause, else the handshake's own error.
     error_code explain_failure(stream_type& s, const error_code& handshake_error) const
     {
+        // Without verification OpenSSL still records the chain's result,
+        // which then caused nothing.
+        if (!opts_.verify)
+            return handshake_error;
         const long v = ::SSL_get_verify_result(s.native_handle());
         if (v != X509_V_OK)
             return error_code(static_cast<int>(v), verify_category());

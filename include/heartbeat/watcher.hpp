@@ -32,7 +32,7 @@ namespace heartbeat {
 /// transport's own handshake (TLS) or the watcher must run it.
 enum class transport_handshake {
     done,   ///< ready for HELLO (the application ran the handshake, or there is none)
-    pending ///< the watcher runs it, bounded by the hello timeout and `max_handshakes`
+    pending ///< the watcher runs it, within the hello timeout (counted toward `max_handshakes`)
 };
 
 /// The server side: owns peer sessions, the last-seen registry and the
@@ -132,7 +132,9 @@ public:
         /// At the bound accept_from() accepts nothing more until one ends,
         /// so a storm of reconnecting TLS clients waits in the kernel's
         /// backlog instead of taking the CPU that online peers' beats
-        /// need. Zero: no bound.
+        /// need. (Each acceptor may have one accept in flight when the
+        /// bound is reached; adopt(..., pending) counts but never waits.)
+        /// Zero: no bound.
         std::size_t max_handshakes = 64;
         /// Where events' and records' wall-clock times come from (display
         /// only; see registry_options::wall_clock). Empty: the clocks'
@@ -144,11 +146,12 @@ public:
     struct refusal {
         /// Why: a heartbeat error (auth_failed, hello_timeout, server_full,
         /// duplicate_id, bad_id, protocol_error, frame_too_large,
-        /// unsupported_version, rate_limited, ...) or the transport's own
-        /// (a TLS handshake failure, in the ssl category).
+        /// unsupported_version, ...) or the transport's own (a TLS
+        /// handshake failure, in the ssl category).
         error_code error;
-        /// "address:port" of the peer; empty where the transport has none.
-        std::string remote_endpoint;
+        /// "address:port" of the peer ("[::1]:port" for IPv6); empty where
+        /// the transport has none.
+        std::string remote_address;
         /// The id its HELLO claimed, when it got that far.
         std::optional<Key> claimed_id;
     };
@@ -211,8 +214,9 @@ public:
     /// A connection was refused before it came online: its transport
     /// handshake failed or timed out, its HELLO did not come in time, or
     /// the HELLO was refused (authenticator, duplicate id, server full,
-    /// malformed). Connections that close before sending anything are not
-    /// refusals.
+    /// malformed). Connections that only open and close (before a HELLO,
+    /// or in the middle of the TLS handshake without an error of TLS's
+    /// own: a health check, a port scan) are not refusals.
     void on_refused(std::function<void(const refusal&)> f) { set(&impl::cb_refused, std::move(f)); }
     /// Decides who gets in (see authenticator); none admits every HELLO.
     void set_authenticator(authenticator f) { set(&impl::auth, std::move(f)); }
@@ -237,7 +241,8 @@ public:
     /// For `ssl::stream<tcp::socket>` pass the `ssl::context`:
     /// `accept_from(acceptor, ctx)` (see heartbeat/tls.hpp). Arguments given
     /// as lvalues are held by reference: they, and the acceptor, must
-    /// outlive the watcher (or its stop()). Rvalues are copied.
+    /// outlive the watcher, or the stop() that ends the loop (stop() is
+    /// carried out on the strand: until it has run). Rvalues are moved in.
     template <class Acceptor, class... Args>
     void accept_from(Acceptor& acceptor, Args&&... args)
     {

@@ -91,9 +91,13 @@ struct server {
     }
     static watcher_type::options options()
     {
+        // Offline only after 3 missed beats plus 2 s of grace, and HELLOs
+        // have a second: no verdict here may depend on how busy the
+        // machine is (the slowloris row waits that second out).
         watcher_type::options o;
         o.detection.interval = 50ms;
-        o.hello_timeout = 300ms;
+        o.detection.grace = 2s;
+        o.hello_timeout = 1s;
         o.max_peers = 2;
         o.on_duplicate = heartbeat::duplicate_policy::reject;
         return o;
@@ -114,7 +118,7 @@ TEST_CASE("refusals: on_refused fires for each refusal row of ROBUSTNESS.md", "[
     heartbeat::reconnecting_client<>::options ho;
     ho.port = std::to_string(srv.endpoint().port());
     ho.session.id = "taken";
-    ho.session.interval = 50ms;
+    ho.session.interval = 200ms;
     heartbeat::reconnecting_client<> holder(io, ho);
     holder.start();
     REQUIRE(run_until(io, [&] { return srv.log.size() == 1; }));
@@ -154,7 +158,7 @@ TEST_CASE("refusals: on_refused fires for each refusal row of ROBUSTNESS.md", "[
         REQUIRE(run_until(io, [&] { return p.closed() && !srv.refusals.empty(); }));
         REQUIRE(srv.refusals.size() == 1);
         CHECK(srv.refusals[0].error == r.expected);
-        CHECK(srv.refusals[0].remote_endpoint == p.address());
+        CHECK(srv.refusals[0].remote_address == p.address());
         CHECK(srv.refusals[0].claimed_id == r.claimed);
     }
 
@@ -223,7 +227,7 @@ TEST_CASE("refusals: reconnecting_client reports every failed attempt with its e
     o.port = std::to_string(srv.endpoint().port());
     o.session.id = "locked-out";
     o.session.credential = "wrong";
-    o.session.interval = 50ms;
+    o.session.interval = 200ms;
     o.backoff_initial = 10ms;
     o.backoff_max = 20ms;
     heartbeat::reconnecting_client<> c(io, o);

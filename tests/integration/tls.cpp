@@ -109,12 +109,14 @@ struct tls_server {
         w.on_refused([this](const tls::watcher<>::refusal& r) { refusals.push_back(r); });
         w.accept_from(acceptor, ctx);
     }
+    // Beats every 100 ms, but offline only after 3 missed plus 2 s of
+    // grace: no verdict here may depend on how busy the machine is.
     static tls::watcher<>::options options()
     {
         tls::watcher<>::options o;
-        o.detection.interval = 20ms;
+        o.detection.interval = 100ms;
         o.detection.min_interval = 10ms;
-        o.hello_timeout = 2s;
+        o.detection.grace = 2s;
         return o;
     }
     std::string port() const { return std::to_string(acceptor.local_endpoint().port()); }
@@ -131,7 +133,7 @@ tls::reconnecting_client<>::options client_options(const tls_server& server, con
     o.host = "127.0.0.1";
     o.port = server.port();
     o.session.id = id;
-    o.session.interval = 20ms;
+    o.session.interval = 100ms;
     o.backoff_initial = 20ms;
     o.backoff_max = 50ms;
     return o;
@@ -169,8 +171,7 @@ std::vector<std::uint8_t> hello_frame(const std::string& id)
 
 bool is_tls_error(const heartbeat::error_code& ec)
 {
-    return ec.category() == net::error::get_ssl_category() || ec == net::ssl::error::stream_truncated ||
-           ec == net::error::eof;
+    return ec.category() == net::error::get_ssl_category();
 }
 } // namespace
 
@@ -209,7 +210,7 @@ TEST_CASE("tls: an application's own handshake, then adopt()", "[tls]")
 
     heartbeat::pulse<tls_stream>::options po;
     po.id = "secure";
-    po.interval = 20ms;
+    po.interval = 100ms;
     heartbeat::pulse<tls_stream> p(std::move(client_side), po);
     std::optional<heartbeat::error_code> ended;
     p.async_run([&](heartbeat::error_code ec) { ended = ec; });
@@ -323,8 +324,9 @@ TEST_CASE("tls: handshakes in progress are bounded by max_handshakes", "[tls]")
     stalled1.socket.close();
     REQUIRE(run_until(io, [&] { return c.is_connected(); }));
     CHECK(server.log == std::vector<std::string>{"online patient"});
-    REQUIRE(server.refusals.size() == 1); // the closed one's handshake failed
-    CHECK(is_tls_error(server.refusals[0].error));
+    // A connection that only opened and closed refused nothing.
+    CHECK(server.refusals.empty());
+    CHECK(server.w.refused_count() == 0);
     CHECK(server.w.handshakes_in_progress() == 1);
     c.stop();
     server.w.stop();
@@ -336,7 +338,7 @@ TEST_CASE("tls: hostile input before and during the handshake", "[tls][hostile]"
     contexts ctx(make_self_signed());
     net::io_context io;
     auto o = tls_server::options();
-    o.hello_timeout = 300ms;
+    o.hello_timeout = 1s;
     tls_server server(io, ctx.server, o);
 
     // A well-behaved peer online throughout: no row may disturb it.
@@ -363,7 +365,7 @@ TEST_CASE("tls: hostile input before and during the handshake", "[tls][hostile]"
         hostile.send({0x16, 0x03, 0x01, 0x02, 0x00, 0x01});
         REQUIRE(run_until(io, [&] { return hostile.closed && server.refusals.size() == 1; }));
         CHECK(server.refusals[0].error == heartbeat::error::hello_timeout);
-        CHECK(std::chrono::steady_clock::now() - started >= 300ms);
+        CHECK(std::chrono::steady_clock::now() - started >= 1s);
     }
     SECTION("a plain HELLO to the TLS port")
     {
@@ -372,7 +374,7 @@ TEST_CASE("tls: hostile input before and during the handshake", "[tls][hostile]"
         CHECK(server.refusals[0].error.category() == net::error::get_ssl_category());
     }
     const auto& r = server.refusals.at(0);
-    CHECK(r.remote_endpoint == "127.0.0.1:" + std::to_string(hostile.socket.local_endpoint().port()));
+    CHECK(r.remote_address == "127.0.0.1:" + std::to_string(hostile.socket.local_endpoint().port()));
     CHECK_FALSE(r.claimed_id.has_value());
     CHECK(server.w.refused_count() == 1);
     CHECK(server.log == std::vector<std::string>{"online good"}); // never offline
@@ -408,7 +410,8 @@ TEST_CASE("tls: a client refuses a server whose certificate fails verification",
     std::vector<std::pair<heartbeat::error_code, unsigned>> failures;
     c.on_attempt_failed([&](heartbeat::error_code ec, unsigned n) { failures.emplace_back(ec, n); });
     c.start();
-    REQUIRE(run_until(io, [&] { return failures.size() >= 2; }));
+    // The client's alert reaches the server as a refusal of its own.
+    REQUIRE(run_until(io, [&] { return failures.size() >= 2 && !server.refusals.empty(); }));
     INFO(failures[0].first.message());
     // The reason, not only "certificate verify failed".
     CHECK(failures[0].first == heartbeat::error_code(static_cast<int>(expected), tls::verify_category()));
@@ -417,8 +420,7 @@ TEST_CASE("tls: a client refuses a server whose certificate fails verification",
     CHECK_FALSE(c.is_connected());
     CHECK(c.sessions() == 0);
     CHECK(server.log.empty()); // never got as far as HELLO
-    REQUIRE_FALSE(server.refusals.empty()); // the server saw the aborted handshake
-    CHECK(is_tls_error(server.refusals[0].error));
+    CHECK(is_tls_error(server.refusals[0].error)); // "bad certificate" / "certificate expired"
     c.stop();
 
     server.w.stop();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -120,6 +121,17 @@ void close_send(Stream& s, Handler&& done)
         s.async_shutdown(std::forward<Handler>(done));
     else
         shutdown_send(s);
+}
+
+/// True for the ways a transport reports that the peer closed or reset the
+/// connection, as opposed to saying something wrong: EOF, a reset, and a
+/// TLS stream cut short without its close_notify (which Asio reports in
+/// its own category, so it is matched by name, without TLS headers).
+inline bool is_plain_close(const error_code& ec) noexcept
+{
+    if (ec == net::error::eof || ec == net::error::connection_reset || ec == net::error::broken_pipe)
+        return true;
+    return std::string_view(ec.category().name()) == "asio.ssl.stream" && ec.value() == 1; // stream_truncated
 }
 
 template <class T, class = void>

@@ -95,7 +95,6 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     // max_handshakes, each a call that restarts one.
     std::vector<std::function<void()>> stop_accepting;
     std::vector<std::function<void()>> parked_accepts;
-    net::steady_timer accept_retry{strand};
     bool stopped = false;
 
     // On the strand, in registry order, outside the lock.
@@ -215,8 +214,11 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         handshake_ended(s);
         if (s->machine.closed())
             return;
-        if (ec)
-            report_refusal(s, ec); // the transport's reason says more than handshake_failed
+        // The transport's reason says more than handshake_failed. A peer that
+        // only connected and closed (a health check, a port scan, a client
+        // that gave up in the backlog) refused nothing and is not reported.
+        if (ec && !detail::is_plain_close(ec))
+            report_refusal(s, ec);
         s->machine.handshake_done(clock_type::now(), !ec);
         run(s);
     }
@@ -439,32 +441,49 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
 
     // ---- accepting ------------------------------------------------------------
 
+    // One accept_from(): its acceptor, how a stream is made from a socket,
+    // and its own retry timer (a transient error such as EMFILE hits every
+    // acceptor at once; a shared timer would cancel the others' waits).
+    template <class Acceptor, class Make>
+    struct listener {
+        listener(Acceptor* a, Make m, const executor_type& ex) : acceptor(a), make(std::move(m)), retry(ex) {}
+        Acceptor* acceptor;
+        Make make;
+        net::steady_timer retry;
+    };
+
     template <class Acceptor, class Make>
     static void accept_from(const std::shared_ptr<impl>& self, Acceptor* a, Make make)
     {
         if (self->stopped)
             return;
-        self->stop_accepting.push_back([a] {
+        auto l = std::make_shared<listener<Acceptor, Make>>(a, std::move(make), self->strand);
+        self->stop_accepting.push_back([l] {
             error_code ignored;
-            a->cancel(ignored);
+            l->acceptor->cancel(ignored);
+            l->retry.cancel();
         });
-        accept_next(self, a, std::make_shared<Make>(std::move(make)));
+        accept_next(self, l);
     }
 
-    template <class Acceptor, class Make>
-    static void accept_next(const std::shared_ptr<impl>& self, Acceptor* a, const std::shared_ptr<Make>& make)
+    template <class Listener>
+    static void accept_next(const std::shared_ptr<impl>& self, const std::shared_ptr<Listener>& l)
     {
         detail::accept_loop(
-            *a, self->strand, self->accept_retry, self->opts.accept_retry_pause,
-            [self, make](auto socket) {
-                self->start_session((*make)(std::move(socket)), detail::has_server_handshake<Stream>::value);
+            *l->acceptor, self->strand, l->retry, self->opts.accept_retry_pause,
+            [self, l](auto socket) {
+                self->start_session(l->make(std::move(socket)), detail::has_server_handshake<Stream>::value);
             },
             [self] { return !self->stopped; },
-            [self, a, make] {
+            [self, l] {
                 if (!self->at_handshake_bound())
                     return true;
-                // Resumed by handshake_ended() once a slot is free.
-                self->parked_accepts.push_back([self, a, make] { accept_next(self, a, make); });
+                // Resumed by handshake_ended() once a slot is free. Weak: a
+                // parked loop must not keep the watcher alive.
+                self->parked_accepts.push_back([weak = std::weak_ptr<impl>(self), l] {
+                    if (auto o = weak.lock())
+                        accept_next(o, l);
+                });
                 return false;
             });
     }
@@ -481,7 +500,6 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             f();
         stop_accepting.clear();
         parked_accepts.clear();
-        accept_retry.cancel();
         const std::vector<session_ptr> all(sessions.begin(), sessions.end());
         const auto now = clock_type::now();
         for (auto& s : all) {
