@@ -5,6 +5,7 @@
 
 #include <heartbeat/core/policy_traits.hpp>
 #include <heartbeat/core/registry.hpp>
+#include <heartbeat/detail/assign_on_strand.hpp>
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/live_registry.hpp>
 #include <heartbeat/detail/outbox.hpp>
@@ -367,7 +368,7 @@ public:
     /// Sessions in their transport's handshake now.
     std::size_t handshakes_in_progress() const noexcept
     {
-        return impl_->handshaking_now.load(std::memory_order_relaxed);
+        return impl_->accepting.in_progress();
     }
 
 private:
@@ -377,46 +378,7 @@ private:
     template <class Member, class F>
     void set(Member impl::*member, F f)
     {
-        net::dispatch(impl_->strand, [self = impl_, member, f = std::move(f)]() mutable {
-            if (!self->stopped)
-                (*self).*member = std::move(f);
-        });
-    }
-
-    static typename registry_type::options make_registry_options(const options& o)
-    {
-        typename registry_type::options r;
-        r.detection = o.detection;
-        r.pause_threshold = o.pause_threshold;
-        r.pause_grace = o.pause_grace;
-        r.max_peers = o.max_peers;
-        r.wall_clock = o.wall_clock;
-        return r;
-    }
-
-    // What every session is held to; `detection` is the policy's options as
-    // the registry clamped them.
-    static typename server_session<clock_type>::options make_session_options(const options& o,
-                                                                             const typename Policy::options& detection)
-    {
-        typename server_session<clock_type>::options s;
-        s.hello_timeout = o.hello_timeout;
-        s.close_timeout = o.close_timeout;
-        s.max_frame = o.max_frame;
-        s.max_send_queue = o.max_send_queue;
-        s.max_frame_rate = o.max_frame_rate;
-        s.max_frame_burst = o.max_frame_burst;
-        s.rtt_sample_interval = o.rtt_sample_interval;
-        s.on_duplicate = o.on_duplicate;
-        s.close_on_timeout = o.close_on_timeout;
-        s.default_interval = detection.interval;
-        // A miss-counting policy states its own N; an adaptive one has none,
-        // so the client is told the watcher's client_misses.
-        if constexpr (counts_echoes_v<Policy>)
-            s.misses = detection.misses;
-        else
-            s.misses = o.client_misses;
-        return s;
+        detail::assign_on_strand(impl_, member, std::move(f));
     }
 
     std::shared_ptr<impl> impl_;

@@ -5,9 +5,13 @@
 
 #include <heartbeat/detail/config.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <functional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace heartbeat::detail {
 
@@ -54,6 +58,62 @@ void accept_loop(Acceptor& acceptor, const Executor& ex, net::steady_timer& retr
             });
         }));
 }
+
+/// The accept loops of one server and the bound on transport handshakes
+/// in progress: loops park while the bound is reached and go on, in the
+/// order they parked, when a handshake ends. Owned by the server, used on
+/// its strand; `in_progress()` may be read from any thread.
+class accept_gate {
+public:
+    /// At most `max_handshakes` at once; zero: no bound.
+    explicit accept_gate(std::size_t max_handshakes) : max_(max_handshakes) {}
+
+    std::size_t in_progress() const noexcept { return count_.load(std::memory_order_relaxed); }
+    bool full() const noexcept { return max_ != 0 && in_progress() >= max_; }
+
+    /// An accept loop may go on (true), or is parked until `resume` is
+    /// called by handshake_ended() (false).
+    bool admit_or_park(std::function<void()> resume)
+    {
+        if (!full())
+            return true;
+        parked_.push_back(std::move(resume));
+        return false;
+    }
+
+    void handshake_started() noexcept { count_.fetch_add(1, std::memory_order_relaxed); }
+
+    void handshake_ended()
+    {
+        count_.fetch_sub(1, std::memory_order_relaxed);
+        if (parked_.empty() || stopped_ || full())
+            return;
+        auto resume = std::move(parked_);
+        parked_.clear();
+        for (auto& f : resume)
+            f();
+    }
+
+    /// `stop` cancels one accept loop (its acceptor and retry timer).
+    void add_loop(std::function<void()> stop) { stops_.push_back(std::move(stop)); }
+
+    /// Cancels every loop; parked ones are dropped.
+    void stop()
+    {
+        stopped_ = true;
+        for (auto& f : stops_)
+            f();
+        stops_.clear();
+        parked_.clear();
+    }
+
+private:
+    std::size_t max_;
+    std::atomic<std::size_t> count_{0};
+    std::vector<std::function<void()>> parked_;
+    std::vector<std::function<void()>> stops_;
+    bool stopped_ = false;
+};
 
 } // namespace heartbeat::detail
 

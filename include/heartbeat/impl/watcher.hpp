@@ -48,7 +48,7 @@ struct watcher<Stream, Key, Policy>::session {
     peer_handle handle;
     bool in_loop = false;   // carrying out actions: inputs from callbacks only queue more
     bool stream_open = true;
-    bool handshaking = false; // counted in impl::handshaking_now
+    bool handshaking = false; // counted in impl::accepting
     bool admitted = false;    // came online once: its end is an offline, not a refusal
 };
 
@@ -72,6 +72,42 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         table.start(); // idle until the first peer comes online
     }
 
+    static typename registry_type::options make_registry_options(const options& o)
+    {
+        typename registry_type::options r;
+        r.detection = o.detection;
+        r.pause_threshold = o.pause_threshold;
+        r.pause_grace = o.pause_grace;
+        r.max_peers = o.max_peers;
+        r.wall_clock = o.wall_clock;
+        return r;
+    }
+
+    // What every session is held to; `detection` is the policy's options as
+    // the registry clamped them.
+    static typename server_session<clock_type>::options make_session_options(const options& o,
+                                                                             const typename Policy::options& detection)
+    {
+        typename server_session<clock_type>::options s;
+        s.hello_timeout = o.hello_timeout;
+        s.close_timeout = o.close_timeout;
+        s.max_frame = o.max_frame;
+        s.max_send_queue = o.max_send_queue;
+        s.max_frame_rate = o.max_frame_rate;
+        s.max_frame_burst = o.max_frame_burst;
+        s.rtt_sample_interval = o.rtt_sample_interval;
+        s.on_duplicate = o.on_duplicate;
+        s.close_on_timeout = o.close_on_timeout;
+        s.default_interval = detection.interval;
+        // A miss-counting policy states its own N; an adaptive one has none,
+        // so the client is told the watcher's client_misses.
+        if constexpr (counts_echoes_v<Policy>)
+            s.misses = detection.misses;
+        else
+            s.misses = o.client_misses;
+        return s;
+    }
+
     executor_type strand;
     options opts;
     // One copy for every session (each holds a pointer, not 80 bytes).
@@ -90,11 +126,8 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     std::function<void(const refusal&)> cb_refused;
     authenticator auth;
     std::atomic<std::uint64_t> refused{0};
-    std::atomic<std::size_t> handshaking_now{0};
-    // One per accept_from(): cancels its acceptor; and the loops parked at
-    // max_handshakes, each a call that restarts one.
-    std::vector<std::function<void()>> stop_accepting;
-    std::vector<std::function<void()>> parked_accepts;
+    // The accept loops, and the handshakes in progress they are held to.
+    detail::accept_gate accepting{opts.max_handshakes};
     bool stopped = false;
 
     // On the strand, in registry order, outside the lock.
@@ -196,7 +229,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     {
         if constexpr (detail::has_server_handshake<Stream>::value) {
             s->handshaking = true;
-            handshaking_now.fetch_add(1, std::memory_order_relaxed);
+            accepting.handshake_started();
             s->stream.async_handshake(Stream::server,
                                       net::bind_executor(strand, [s](const error_code& ec) {
                                           if (auto o = s->owner.lock())
@@ -229,18 +262,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         if (!s->handshaking)
             return;
         s->handshaking = false;
-        handshaking_now.fetch_sub(1, std::memory_order_relaxed);
-        if (!parked_accepts.empty() && !stopped && !at_handshake_bound()) {
-            auto resume = std::move(parked_accepts);
-            parked_accepts.clear();
-            for (auto& f : resume)
-                f();
-        }
-    }
-
-    bool at_handshake_bound() const noexcept
-    {
-        return opts.max_handshakes != 0 && handshaking_now.load(std::memory_order_relaxed) >= opts.max_handshakes;
+        accepting.handshake_ended();
     }
 
     // ---- refusals ---------------------------------------------------------------
@@ -458,7 +480,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         if (self->stopped)
             return;
         auto l = std::make_shared<listener<Acceptor, Make>>(a, std::move(make), self->strand);
-        self->stop_accepting.push_back([l] {
+        self->accepting.add_loop([l] {
             error_code ignored;
             l->acceptor->cancel(ignored);
             l->retry.cancel();
@@ -476,15 +498,11 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             },
             [self] { return !self->stopped; },
             [self, l] {
-                if (!self->at_handshake_bound())
-                    return true;
-                // Resumed by handshake_ended() once a slot is free. Weak: a
-                // parked loop must not keep the watcher alive.
-                self->parked_accepts.push_back([weak = std::weak_ptr<impl>(self), l] {
+                // Weak: a parked loop must not keep the watcher alive.
+                return self->accepting.admit_or_park([weak = std::weak_ptr<impl>(self), l] {
                     if (auto o = weak.lock())
                         accept_next(o, l);
                 });
-                return false;
             });
     }
 
@@ -496,10 +514,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             return;
         stopped = true;
         table.stop();
-        for (auto& f : stop_accepting)
-            f();
-        stop_accepting.clear();
-        parked_accepts.clear();
+        accepting.stop();
         const std::vector<session_ptr> all(sessions.begin(), sessions.end());
         const auto now = clock_type::now();
         for (auto& s : all) {
