@@ -107,6 +107,16 @@ struct server {
     watcher_type w;
     std::vector<watcher_type::refusal> refusals;
     std::vector<std::string> log;
+
+    // A client of this server beating every 200 ms.
+    heartbeat::reconnecting_client<>::options client(const std::string& id) const
+    {
+        heartbeat::reconnecting_client<>::options o;
+        o.port = std::to_string(endpoint().port());
+        o.session.id = id;
+        o.session.interval = 200ms;
+        return o;
+    }
 };
 } // namespace
 
@@ -115,11 +125,7 @@ TEST_CASE("refusals: on_refused fires for each refusal row of ROBUSTNESS.md", "[
     net::io_context io;
     server srv(io);
     // Online throughout, beating, and the holder of "taken".
-    heartbeat::reconnecting_client<>::options ho;
-    ho.port = std::to_string(srv.endpoint().port());
-    ho.session.id = "taken";
-    ho.session.interval = 200ms;
-    heartbeat::reconnecting_client<> holder(io, ho);
+    heartbeat::reconnecting_client<> holder(io, srv.client("taken"));
     holder.start();
     REQUIRE(run_until(io, [&] { return srv.log.size() == 1; }));
 
@@ -223,11 +229,8 @@ TEST_CASE("refusals: reconnecting_client reports every failed attempt with its e
 {
     net::io_context io;
     server srv(io);
-    heartbeat::reconnecting_client<>::options o;
-    o.port = std::to_string(srv.endpoint().port());
-    o.session.id = "locked-out";
+    auto o = srv.client("locked-out");
     o.session.credential = "wrong";
-    o.session.interval = 200ms;
     o.backoff_initial = 10ms;
     o.backoff_max = 20ms;
     heartbeat::reconnecting_client<> c(io, o);

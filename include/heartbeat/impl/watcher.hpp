@@ -208,62 +208,17 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         return false;
     }
 
-    // ---- inputs -------------------------------------------------------------
+    // ---- inputs (the transport's are in impl/watcher_transport.hpp) ----------
 
-    void start_session(Stream stream, bool run_handshake)
-    {
-        if (stopped) {
-            detail::close_stream(stream);
-            return;
-        }
-        auto s = std::make_shared<session>(std::move(stream), this->shared_from_this());
-        sessions.insert(s);
-        ++session_count;
-        s->machine.start(clock_type::now(), run_handshake);
-        run(s);
-    }
+    void start_session(Stream stream, bool run_handshake);
 
     // The machine waits for the transport's handshake (it runs the hello
     // deadline meanwhile).
-    void handshake(const session_ptr& s)
-    {
-        if constexpr (detail::has_server_handshake<Stream>::value) {
-            s->handshaking = true;
-            accepting.handshake_started();
-            s->stream.async_handshake(Stream::server,
-                                      net::bind_executor(strand, [s](const error_code& ec) {
-                                          if (auto o = s->owner.lock())
-                                              o->on_handshake(s, ec);
-                                      }));
-        }
-        else {
-            // adopt(..., pending) of a stream without a handshake: nothing to run.
-            s->machine.handshake_done(clock_type::now(), true);
-        }
-    }
+    void handshake(const session_ptr& s);
 
-    void on_handshake(const session_ptr& s, const error_code& ec)
-    {
-        handshake_ended(s);
-        if (s->machine.closed())
-            return;
-        // The transport's reason says more than handshake_failed. A peer that
-        // only connected and closed (a health check, a port scan, a client
-        // that gave up in the backlog) refused nothing and is not reported.
-        if (ec && !detail::is_plain_close(ec))
-            report_refusal(s, ec);
-        s->machine.handshake_done(clock_type::now(), !ec);
-        run(s);
-    }
-
+    void on_handshake(const session_ptr& s, const error_code& ec);
     // A slot of max_handshakes is free again: parked accept loops go on.
-    void handshake_ended(const session_ptr& s)
-    {
-        if (!s->handshaking)
-            return;
-        s->handshaking = false;
-        accepting.handshake_ended();
-    }
+    void handshake_ended(const session_ptr& s);
 
     // ---- refusals ---------------------------------------------------------------
 
@@ -287,42 +242,9 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         cb_refused(r);
     }
 
-    void read(const session_ptr& s)
-    {
-        s->stream.async_read_some(net::buffer(s->read_buffer),
-                                  net::bind_executor(strand, [s](const error_code& ec, std::size_t n) {
-                                      if (auto o = s->owner.lock())
-                                          o->on_read(s, ec, n);
-                                  }));
-    }
-
-    void on_read(const session_ptr& s, const error_code& ec, std::size_t n)
-    {
-        if (s->machine.closed())
-            return;
-        const auto before = s->machine.frames_decoded();
-        s->machine.feed(s->read_buffer.data(), n, clock_type::now(), s->out.bytes(), static_cast<bool>(ec));
-        run(s);
-        frames_in.fetch_add(s->machine.frames_decoded() - before, std::memory_order_relaxed);
-    }
-
-    void arm(const session_ptr& s, time_point at)
-    {
-        if (!s->timer)
-            s->timer = std::make_unique<typename session::timer_type>(strand);
-        s->timer->expires_at(at);
-        s->timer->async_wait([s](const error_code& ec) {
-            if (ec)
-                return;
-            if (auto o = s->owner.lock()) {
-                s->machine.timer_fired(clock_type::now());
-                o->run(s);
-            }
-            else {
-                detail::close_stream(s->stream);
-            }
-        });
-    }
+    void read(const session_ptr& s);
+    void on_read(const session_ptr& s, const error_code& ec, std::size_t n);
+    void arm(const session_ptr& s, time_point at);
 
     void authenticate(const session_ptr& s, const action& a)
     {
@@ -396,26 +318,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
 
     // ---- writing --------------------------------------------------------------
 
-    void flush(const session_ptr& s)
-    {
-        if (!s->stream_open || !s->out.ready())
-            return;
-        s->out.start(s->stream, net::bind_executor(strand, [s](const error_code& ec, std::size_t) {
-                         const auto next = s->out.completed(ec);
-                         auto o = s->owner.lock();
-                         if (!o || !s->stream_open)
-                             return;
-                         if (next == detail::outbox::outcome::last_frame_out)
-                             detail::close_send(s->stream, net::bind_executor(o->strand, [s](error_code) {}));
-                         if (next == detail::outbox::outcome::failed) {
-                             s->machine.write_failed(clock_type::now());
-                             o->run(s);
-                         }
-                         else if (next == detail::outbox::outcome::more) {
-                             o->flush(s);
-                         }
-                     }));
-    }
+    void flush(const session_ptr& s);
 
     void send_to(const Key& id, const detail::shared_bytes& frame)
     {
@@ -434,32 +337,11 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             enqueue(s, frame);
     }
 
-    void enqueue(const session_ptr& s, const detail::shared_bytes& frame)
-    {
-        if (!s->machine.accept_send(frame->size(), s->out.bytes(), clock_type::now())) {
-            run(s); // a peer that cannot keep up is being closed
-            return;
-        }
-        s->out.queue().push(frame);
-        flush(s);
-    }
+    void enqueue(const session_ptr& s, const detail::shared_bytes& frame);
 
     // ---- ending sessions -----------------------------------------------------
 
-    void close_now(const session_ptr& s)
-    {
-        if (!s->stream_open)
-            return;
-        const auto keep = s; // `s` may be the set's own element
-        keep->stream_open = false;
-        // Count it gone before the peer can see the close.
-        if (sessions.erase(keep) != 0)
-            --session_count;
-        keep->timer.reset();
-        detail::close_stream(keep->stream);
-        keep->out.abandon();
-        handshake_ended(keep); // a handshake cut off by its deadline
-    }
+    void close_now(const session_ptr& s);
 
     // ---- accepting ------------------------------------------------------------
 
@@ -475,36 +357,10 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     };
 
     template <class Acceptor, class Make>
-    static void accept_from(const std::shared_ptr<impl>& self, Acceptor* a, Make make)
-    {
-        if (self->stopped)
-            return;
-        auto l = std::make_shared<listener<Acceptor, Make>>(a, std::move(make), self->strand);
-        self->accepting.add_loop([l] {
-            error_code ignored;
-            l->acceptor->cancel(ignored);
-            l->retry.cancel();
-        });
-        accept_next(self, l);
-    }
+    static void accept_from(const std::shared_ptr<impl>& self, Acceptor* a, Make make);
 
     template <class Listener>
-    static void accept_next(const std::shared_ptr<impl>& self, const std::shared_ptr<Listener>& l)
-    {
-        detail::accept_loop(
-            *l->acceptor, self->strand, l->retry, self->opts.accept_retry_pause,
-            [self, l](auto socket) {
-                self->start_session(l->make(std::move(socket)), detail::has_server_handshake<Stream>::value);
-            },
-            [self] { return !self->stopped; },
-            [self, l] {
-                // Weak: a parked loop must not keep the watcher alive.
-                return self->accepting.admit_or_park([weak = std::weak_ptr<impl>(self), l] {
-                    if (auto o = weak.lock())
-                        accept_next(o, l);
-                });
-            });
-    }
+    static void accept_next(const std::shared_ptr<impl>& self, const std::shared_ptr<Listener>& l);
 
     // ---- stopping ---------------------------------------------------------------
 
@@ -535,5 +391,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
 };
 
 } // namespace heartbeat
+
+#include <heartbeat/impl/watcher_transport.hpp>
 
 #endif
