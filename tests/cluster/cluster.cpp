@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <future>
 #include <mutex>
 #include <random>
 #include <set>
@@ -951,6 +952,13 @@ TEST_CASE("a gateway attached to a watcher is one of its observers: the applicat
         CHECK(seen == std::vector<std::string>{"online u", "offline u"});
     }
     client.reset();
-    w.stop();
-    acceptor.close();
+    // The acceptor belongs to the io thread, which cancels it in stop():
+    // close it there too, after the stop, not from this thread meanwhile.
+    std::promise<void> stopped;
+    net::dispatch(w.get_executor(), [&] {
+        w.stop();
+        acceptor.close();
+        stopped.set_value();
+    });
+    stopped.get_future().wait();
 }
