@@ -9,9 +9,11 @@
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/live_registry.hpp>
 #include <heartbeat/detail/outbox.hpp>
+#include <heartbeat/detail/session_table.hpp>
 #include <heartbeat/detail/rtt_table.hpp>
 #include <heartbeat/detail/stream.hpp>
 #include <heartbeat/error.hpp>
+#include <heartbeat/peer_context.hpp>
 #include <heartbeat/session/server_session.hpp>
 
 #include <atomic>
@@ -35,6 +37,47 @@ namespace heartbeat {
 enum class transport_handshake {
     done,   ///< ready for HELLO (the application ran the handshake, or there is none)
     pending ///< the watcher runs it, within the hello timeout (counted toward `max_handshakes`)
+};
+
+/// An authenticator's answer (see `watcher::set_async_authenticator`):
+/// accept, with what to attach to the session, or refuse with an error.
+struct auth_verdict {
+    /// Empty: accept. `error::bad_id` refuses the id; any other error
+    /// refuses with `auth_failed` (what the peer is told).
+    error_code error;
+    /// Attached to an accepted session: its record carries it (see
+    /// `watcher::session_info`).
+    peer_context context;
+
+    auth_verdict() = default;
+    auth_verdict(error_code refusal) : error(refusal) {} // NOLINT: an authenticator's error_code is a verdict
+    auth_verdict(heartbeat::error refusal) : error(make_error_code(refusal)) {} // NOLINT: likewise
+
+    static auth_verdict accept(peer_context c = {})
+    {
+        auth_verdict v;
+        v.context = std::move(c);
+        return v;
+    }
+    static auth_verdict refuse(error_code why = heartbeat::error::auth_failed) { return auth_verdict(why); }
+};
+
+/// What became of one message offered to one peer (`watcher::async_send`).
+struct send_result {
+    /// `queued`, or why not: `not_online`, `too_large` (beyond the peer's
+    /// limit), `overflow` (its queue is full: the session is being closed).
+    send_verdict verdict = send_verdict::not_online;
+    /// The bytes waiting to be written to that peer, this message included
+    /// if it was queued: how far the peer is behind.
+    std::size_t queued_bytes = 0;
+};
+
+/// What became of one message offered to every online peer
+/// (`watcher::async_broadcast`).
+struct broadcast_result {
+    std::size_t queued = 0;  ///< peers it was queued for
+    std::size_t dropped = 0; ///< online peers it was not: too large for them, or their queue overflowed
+    std::size_t max_queued_bytes = 0; ///< the longest queue after it, in bytes
 };
 
 /// The server side: owns peer sessions, the last-seen registry and the
@@ -165,16 +208,62 @@ public:
         std::optional<Key> claimed_id;
     };
 
-    /// What the authenticator sees.
+    /// What the authenticator sees. For an asynchronous authenticator the
+    /// views stay valid as long as its handler (any copy) exists.
     struct hello_info {
         std::string_view id;
         std::string_view credential;
         duration announced_interval; ///< zero if the peer left it to us
+        std::string_view remote_address; ///< "address:port", as in refusal
     };
 
     /// Returns an empty error_code to accept, or an error (typically
     /// `error::auth_failed`) to refuse.
     using authenticator = std::function<error_code(const hello_info&)>;
+
+    /// How an asynchronous authenticator answers: call it once, from any
+    /// thread, at any time (later calls are ignored). The verdict is carried
+    /// out on the strand; one that comes after the hello timeout, or after
+    /// the session ended, is dropped. Copyable; never calling it (dropping
+    /// every copy, say) leaves the peer to the hello timeout.
+    class auth_handler {
+    public:
+        void operator()(auth_verdict verdict) const;
+
+    private:
+        friend class watcher;
+        struct pending;
+        explicit auth_handler(std::shared_ptr<pending> p) : p_(std::move(p)) {}
+        std::shared_ptr<pending> p_;
+    };
+
+    /// Called on the strand with each HELLO and the handler to answer with;
+    /// must return promptly (start the database query, post the work).
+    using async_authenticator = std::function<void(const hello_info&, auth_handler)>;
+
+    /// What the watcher keeps about an online session, beside the
+    /// registry's liveness figures (`info`): see session_info().
+    struct session_record {
+        Key id;
+        /// "address:port" of the peer; empty where the transport has none.
+        std::string remote_address;
+        /// What the authenticator attached (auth_verdict::context).
+        peer_context context;
+        /// The protocol version the session speaks (1 or 2).
+        std::uint8_t version = wire::protocol_version;
+        /// The terms the peer is held to now (WELCOME's, or the latest
+        /// set_terms() once they hold).
+        duration interval{};
+        unsigned misses = 0;
+        /// The largest message the peer accepts: its TERMS_ACK (version 2),
+        /// else `options::peer_max_frame`.
+        std::size_t peer_max_frame = 0;
+        /// As rtt(), rtt_variation(), last_rtt() and kernel_rtt().
+        std::optional<std::chrono::microseconds> rtt;
+        std::optional<std::chrono::microseconds> rtt_variation;
+        std::optional<std::chrono::microseconds> last_rtt;
+        std::optional<std::chrono::microseconds> kernel_rtt;
+    };
 
     watcher(const typename Stream::executor_type& ex, const options& opts = {})
         : impl_(std::make_shared<impl>(ex, opts))
@@ -228,7 +317,18 @@ public:
     /// own: a health check, a port scan) are not refusals.
     void on_refused(std::function<void(const refusal&)> f) { set(&impl::cb_refused, std::move(f)); }
     /// Decides who gets in (see authenticator); none admits every HELLO.
-    void set_authenticator(authenticator f) { set(&impl::auth, std::move(f)); }
+    /// The simple case of set_async_authenticator(): it answers at once.
+    void set_authenticator(authenticator f) { set(&impl::auth, impl::answering_at_once(std::move(f))); }
+
+    /// Decides who gets in without holding up the strand: `f(hello, done)`
+    /// starts the check (a database query, a call to an identity service)
+    /// and `done(verdict)` answers later, from any thread. The peer's other
+    /// frames wait meanwhile; the hello timeout bounds the wait (a peer not
+    /// answered in time gets ERROR hello_timeout and on_refused reports it).
+    /// `auth_verdict::accept(context)` attaches a context to the session:
+    /// session_info() and sessions() carry it, and the callbacks of its
+    /// online and offline events can look it up. Replaces set_authenticator().
+    void set_async_authenticator(async_authenticator f) { set(&impl::auth, std::move(f)); }
 
     /// Takes ownership of a connected stream and runs its session. With
     /// `transport_handshake::pending` (a TLS stream fresh from accept), the
@@ -294,6 +394,50 @@ public:
             return false;
         net::dispatch(impl_->strand, [self = impl_, id, interval, misses] { self->renegotiate(id, interval, misses); });
         return true;
+    }
+
+    /// Ends online peer `id`'s session: with GOODBYE(kicked) when `why` is
+    /// empty (the client's session ends with `error::kicked`), else with
+    /// ERROR(`why`) (it ends with that error). The peer goes offline with
+    /// reason `kicked` either way; the session lingers up to
+    /// `close_timeout` to flush that last frame, as every ending one does.
+    /// @returns false if `id` is not online when called; the kick itself is
+    /// carried out on the strand.
+    bool kick(const Key& id, std::optional<error> why = std::nullopt)
+    {
+        if (!is_online(id))
+            return false;
+        net::dispatch(impl_->strand, [self = impl_, id, why] { self->kick(id, why); });
+        return true;
+    }
+
+    /// Queues `bytes` (copied) as a DATA frame for peer `id` and says what
+    /// became of it, which only the session's strand knows. Completion
+    /// signature `void(error_code, send_result)`: the error is empty when
+    /// queued, else `net::error::not_connected` (not online),
+    /// `error::message_too_large` (beyond the peer's own limit, which a
+    /// version 2 peer states), `error::send_queue_full` (the peer's queue
+    /// overflowed: its session is being closed) or `error::shutting_down`.
+    /// The completion says the message was queued, not written.
+    template <class CompletionToken = net::default_completion_token_t<typename Stream::executor_type>>
+    auto async_send(const Key& id, std::string_view bytes,
+                    CompletionToken&& token = net::default_completion_token_t<typename Stream::executor_type>{})
+    {
+        return net::async_initiate<CompletionToken, void(error_code, send_result)>(
+            send_initiation{impl_}, token, id, detail::make_data_frame(bytes, wire::max_encodable_payload));
+    }
+
+    /// Queues `bytes` (copied, encoded once) for every online peer and
+    /// counts what became of it. Completion signature
+    /// `void(error_code, broadcast_result)`: the error is empty unless no
+    /// frame can carry the message (`error::message_too_large`) or the
+    /// watcher is stopping (`error::shutting_down`).
+    template <class CompletionToken = net::default_completion_token_t<typename Stream::executor_type>>
+    auto async_broadcast(std::string_view bytes,
+                         CompletionToken&& token = net::default_completion_token_t<typename Stream::executor_type>{})
+    {
+        return net::async_initiate<CompletionToken, void(error_code, broadcast_result)>(
+            broadcast_initiation{impl_}, token, detail::make_data_frame(bytes, wire::max_encodable_payload));
     }
 
     /// Queues `bytes` as a DATA frame for peer `id`.
@@ -392,6 +536,26 @@ public:
         return rtt_figure(id, &detail::rtt_cell::kernel);
     }
 
+    /// The record of online peer `id`'s session (see session_record). It
+    /// exists from before the peer's online event until after its offline
+    /// event: callbacks of both find it (on_offline, say, for the user id
+    /// the authenticator attached); nothing once they have run.
+    std::optional<session_record> session_info(const Key& id) const
+    {
+        const auto cell = impl_->records.find(id);
+        if (!cell)
+            return std::nullopt;
+        return cell->load();
+    }
+
+    /// Every session record (see session_info()), in no order.
+    std::vector<session_record> sessions() const
+    {
+        std::vector<session_record> all;
+        impl_->records.for_each([&](const record_cell& c) { all.push_back(c.load()); });
+        return all;
+    }
+
     /// Connections open, including those still in the handshake.
     std::size_t session_count() const
     {
@@ -419,15 +583,18 @@ public:
 
 private:
     struct session;
+    struct record_cell;
     struct impl;
+    struct send_initiation;
+    struct broadcast_initiation;
 
     std::optional<std::chrono::microseconds> rtt_figure(const Key& id,
                                                         std::atomic<std::int64_t> detail::rtt_cell::*figure) const
     {
-        const auto cell = impl_->rtts.find(id);
+        const auto cell = impl_->records.find(id);
         if (!cell)
             return std::nullopt;
-        return detail::rtt_cell::load((*cell).*figure);
+        return detail::rtt_cell::load(cell->rtt.*figure);
     }
 
     template <class Member, class F>

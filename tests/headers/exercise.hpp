@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <future>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace heartbeat_instantiate {
@@ -96,10 +97,28 @@ void use_watcher(Watcher& w, Acceptor& acceptor, Args&... args)
     w.on_message([](const typename Watcher::key_type&, std::string_view) {});
     w.on_refused([](const typename Watcher::refusal& r) { (void)r.claimed_id; });
     w.set_authenticator([](const typename Watcher::hello_info&) { return hb::error_code{}; });
+    w.set_async_authenticator([](const typename Watcher::hello_info& h, typename Watcher::auth_handler done) {
+        (void)h.remote_address;
+        done(hb::auth_verdict::accept(std::string("user-1")));
+        done(hb::error::auth_failed);
+        done(hb::auth_verdict::refuse());
+    });
     w.accept_from(acceptor, args...);
     const typename Watcher::key_type k{};
     (void)w.send(k, "bytes");
     (void)w.broadcast("bytes");
+    (void)w.kick(k);
+    (void)w.kick(k, hb::error::auth_failed);
+    w.async_send(k, "bytes", [](const hb::error_code&, hb::send_result r) { (void)r.queued_bytes; });
+    w.async_broadcast("bytes", [](const hb::error_code&, hb::broadcast_result r) { (void)r.max_queued_bytes; });
+    std::future<hb::send_result> sent = w.async_send(k, "bytes", net::use_future);
+    std::future<hb::broadcast_result> spread = w.async_broadcast("bytes", net::use_future);
+    if (const auto rec = w.session_info(k))
+        (void)rec->context.template get<std::string>();
+    (void)w.sessions();
+    (void)w.rtt_variation(k);
+    (void)w.last_rtt(k);
+    (void)w.kernel_rtt(k);
     (void)w.is_online(k);
     (void)w.last_seen(k);
     (void)w.info(k);

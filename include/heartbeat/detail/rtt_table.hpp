@@ -6,10 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <optional>
-#include <unordered_map>
 
 namespace heartbeat::detail {
 
@@ -36,40 +33,6 @@ struct rtt_cell {
             return std::nullopt;
         return std::chrono::microseconds(v);
     }
-};
-
-/// The RTT cells of online peers by key: opened when a peer comes online,
-/// dropped when it goes. The map has a lock of its own (the registry's is
-/// for the hot path); the cells are shared with their sessions.
-template <class Key>
-class rtt_table {
-public:
-    std::shared_ptr<rtt_cell> open(const Key& k)
-    {
-        auto cell = std::make_shared<rtt_cell>();
-        std::lock_guard<std::mutex> lock(mu_);
-        map_[k] = cell;
-        return cell;
-    }
-
-    void erase(const Key& k)
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        map_.erase(k);
-    }
-
-    std::shared_ptr<const rtt_cell> find(const Key& k) const
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        const auto it = map_.find(k);
-        if (it == map_.end())
-            return nullptr;
-        return it->second;
-    }
-
-private:
-    mutable std::mutex mu_;
-    std::unordered_map<Key, std::shared_ptr<rtt_cell>> map_;
 };
 
 } // namespace heartbeat::detail

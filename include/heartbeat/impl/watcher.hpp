@@ -11,6 +11,7 @@
 #include <heartbeat/watcher.hpp>
 
 #include <heartbeat/detail/accept_loop.hpp>
+#include <heartbeat/detail/erased_handler.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -42,16 +43,98 @@ struct watcher<Stream, Key, Policy>::session {
     std::vector<std::uint8_t> read_buffer;
     detail::outbox out;
     std::optional<Key> key;
-    // Its round-trip figures, shared with rtt() queries while online.
+    // Its record, shared with queries while online, and the round-trip
+    // figures within it.
+    std::shared_ptr<record_cell> record;
     std::shared_ptr<detail::rtt_cell> rtt;
+    // The authenticator's question while it has not answered (it holds the
+    // HELLO's id), then what it attached until the record takes it.
+    std::shared_ptr<typename auth_handler::pending> asked;
+    peer_context context;
     // The id a refused HELLO claimed, kept for on_refused (rare: a pointer).
     std::unique_ptr<Key> claimed;
+    // "address:port", looked up once (the authenticator, the record, a
+    // refusal).
+    std::optional<std::string> remote;
     peer_handle handle;
     bool in_loop = false;   // carrying out actions: inputs from callbacks only queue more
     bool stream_open = true;
     bool handshaking = false; // counted in impl::accepting
     bool admitted = false;    // came online once: its end is an offline, not a refusal
+    bool reporting_offline = false; // its offline(timeout) event is being handed to callbacks
 };
+
+// A session's record as queries see it: what is fixed at admission, and
+// the figures its session updates on the strand without the table's lock.
+template <class Stream, class Key, class Policy>
+struct watcher<Stream, Key, Policy>::record_cell {
+    record_cell(const Key& k, std::string address, peer_context c, std::uint8_t v)
+        : id(k), remote_address(std::move(address)), context(std::move(c)), version(v)
+    {
+    }
+
+    void update(const typename session::machine_type& m) noexcept
+    {
+        interval.store(m.held_interval().count(), std::memory_order_relaxed);
+        misses.store(m.held_misses(), std::memory_order_relaxed);
+        peer_max_frame.store(m.peer_max_frame(), std::memory_order_relaxed);
+    }
+
+    session_record load() const
+    {
+        session_record r;
+        r.id = id;
+        r.remote_address = remote_address;
+        r.context = context;
+        r.version = version;
+        r.interval = duration(interval.load(std::memory_order_relaxed));
+        r.misses = misses.load(std::memory_order_relaxed);
+        r.peer_max_frame = peer_max_frame.load(std::memory_order_relaxed);
+        r.rtt = detail::rtt_cell::load(rtt.smoothed);
+        r.rtt_variation = detail::rtt_cell::load(rtt.variation);
+        r.last_rtt = detail::rtt_cell::load(rtt.last);
+        r.kernel_rtt = detail::rtt_cell::load(rtt.kernel);
+        return r;
+    }
+
+    const Key id;
+    const std::string remote_address;
+    const peer_context context;
+    const std::uint8_t version;
+    detail::rtt_cell rtt;
+    std::atomic<typename duration::rep> interval{0};
+    std::atomic<unsigned> misses{0};
+    std::atomic<std::size_t> peer_max_frame{0};
+};
+
+// An authenticator's open question: the HELLO's id and credential (the
+// views it was handed point here), and where the answer goes.
+template <class Stream, class Key, class Policy>
+struct watcher<Stream, Key, Policy>::auth_handler::pending {
+    pending(const std::shared_ptr<impl>& o, const std::shared_ptr<session>& s, std::string_view i, std::string_view c)
+        : owner(o), asker(s), strand(o->strand), id(i), credential(c)
+    {
+    }
+    std::weak_ptr<impl> owner;
+    std::weak_ptr<session> asker;
+    executor_type strand;
+    std::string id;
+    std::string credential;
+    std::atomic<bool> answered{false};
+};
+
+template <class Stream, class Key, class Policy>
+void watcher<Stream, Key, Policy>::auth_handler::operator()(auth_verdict verdict) const
+{
+    if (!p_ || p_->answered.exchange(true))
+        return;
+    net::dispatch(p_->strand, [p = p_, verdict = std::move(verdict)]() mutable {
+        auto o = p->owner.lock();
+        auto s = p->asker.lock();
+        if (o && s)
+            o->on_verdict(s, p, std::move(verdict));
+    });
+}
 
 template <class Stream, class Key, class Policy>
 struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
@@ -127,14 +210,14 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     std::unordered_set<session_ptr> sessions;
     std::atomic<std::size_t> session_count{0};
     std::atomic<std::uint64_t> frames_in{0};
-    detail::rtt_table<Key> rtts;
+    detail::session_table<Key, record_cell> records;
     std::function<void(const Key&)> cb_online;
     std::function<void(const Key&, offline_reason)> cb_offline;
     std::function<void(const event_type&)> cb_event;
     std::vector<std::function<void(const event_type&)>> subscribers;
     std::function<void(const Key&, std::string_view)> cb_message;
     std::function<void(const refusal&)> cb_refused;
-    authenticator auth;
+    async_authenticator auth;
     std::atomic<std::uint64_t> refused{0};
     // The accept loops, and the handshakes in progress they are held to.
     detail::accept_gate accepting{opts.max_handshakes};
@@ -143,13 +226,24 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     // On the strand, in registry order, outside the lock.
     void on_event(const event_type& e)
     {
+        session_ptr timed_out;
         if (e.kind == transition::offline && e.reason == offline_reason::timeout) {
             if (auto it = online.find(e.key); it != online.end()) {
-                auto s = it->second;
-                s->machine.timed_out(e.at);
-                run(s);
+                timed_out = it->second;
+                timed_out->reporting_offline = true; // its record stays for the callbacks
+                timed_out->machine.timed_out(e.at);
+                run(timed_out);
             }
         }
+        report(e);
+        if (timed_out)
+            timed_out->reporting_offline = false;
+        if (e.kind == transition::offline)
+            retire_record(e.key);
+    }
+
+    void report(const event_type& e)
+    {
         if (stopped && e.reason != offline_reason::shutdown)
             return;
         if (cb_event)
@@ -178,6 +272,8 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         while (carry_out(s, s->machine.next())) {
         }
         s->in_loop = false;
+        if (s->record)
+            s->record->update(s->machine);
         table.deliver();
     }
 
@@ -257,27 +353,66 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         refused.fetch_add(1, std::memory_order_relaxed);
         if (!cb_refused)
             return;
-        refusal r{ec, detail::remote_address(s->stream), std::nullopt};
+        refusal r{ec, remote_address(s), std::nullopt};
         if (s->claimed)
             r.claimed_id.emplace(*s->claimed);
+        else if (s->asked) // never answered: the hello timeout
+            r.claimed_id.emplace(s->asked->id);
         cb_refused(r);
+    }
+
+    const std::string& remote_address(const session_ptr& s)
+    {
+        if (!s->remote)
+            s->remote = detail::remote_address(s->stream);
+        return *s->remote;
     }
 
     void read(const session_ptr& s);
     void on_read(const session_ptr& s, const error_code& ec, std::size_t n);
     void arm(const session_ptr& s, time_point at);
 
+    // ---- authenticating ---------------------------------------------------------
+
+    // The machine holds the peer's input until authenticated() (here, or
+    // later from on_verdict), and its hello deadline runs meanwhile.
     void authenticate(const session_ptr& s, const action& a)
     {
-        std::optional<error> verdict;
-        if (auth) {
-            const error_code ec = auth(hello_info{a.id, a.credential, a.interval});
-            if (ec)
-                verdict = ec.category() == heartbeat_category() ? static_cast<error>(ec.value()) : error::auth_failed;
+        if (!auth) {
+            s->machine.authenticated(std::nullopt, clock_type::now());
+            return;
         }
-        if (verdict)
-            s->claimed = std::make_unique<Key>(a.id);
-        s->machine.authenticated(verdict, clock_type::now());
+        s->asked = std::make_shared<typename auth_handler::pending>(this->shared_from_this(), s, a.id, a.credential);
+        const hello_info h{s->asked->id, s->asked->credential, a.interval, remote_address(s)};
+        const auto ask = auth; // it may replace itself
+        ask(h, auth_handler(s->asked));
+    }
+
+    // On the strand: an answer to `question`, carried out unless the
+    // session has moved on (the hello timeout, a close, stop()).
+    void on_verdict(const session_ptr& s, const std::shared_ptr<typename auth_handler::pending>& question,
+                    auth_verdict v)
+    {
+        if (stopped || s->asked != question || s->machine.state() != session::machine_type::phase::authenticating)
+            return;
+        std::optional<error> refusal_error;
+        if (v.error)
+            refusal_error = v.error.category() == heartbeat_category() ? static_cast<error>(v.error.value())
+                                                                 : error::auth_failed;
+        if (refusal_error)
+            s->claimed = std::make_unique<Key>(question->id);
+        else
+            s->context = std::move(v.context);
+        s->asked.reset();
+        s->machine.authenticated(refusal_error, clock_type::now());
+        run(s); // returns at once when the answer came inside authenticate()
+    }
+
+    static async_authenticator answering_at_once(authenticator f)
+    {
+        if (!f)
+            return nullptr;
+        return [f = std::move(f)](const hello_info& h, const auth_handler& done) { done(f(h)); };
     }
 
     void admit(const session_ptr& s, const action& a)
@@ -309,7 +444,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         else {
             s->admitted = true;
             s->key.emplace(std::move(key));
-            s->rtt = rtts.open(*s->key);
+            open_record(s);
             online.emplace(*s->key, s);
             table.rearm();
         }
@@ -335,10 +470,100 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         auto it = online.find(*s->key);
         if (it != online.end() && it->second == s)
             online.erase(it);
-        table.locked([&](registry_type& r) { return r.remove(s->handle, reason); });
-        rtts.erase(*s->key);
+        const bool raises_event = table.locked([&](registry_type& r) {
+            const bool was_online = r.status(*s->key) == peer_status::online;
+            r.remove(s->handle, reason);
+            return was_online;
+        });
+        // A peer already offline (timed out, its session kept open) has had
+        // its event: nothing else will drop its record.
+        if (!raises_event && !s->reporting_offline)
+            retire_record(*s->key);
+        s->record.reset();
         s->rtt.reset();
         s->key.reset();
+    }
+
+    // ---- session records ----------------------------------------------------------
+
+    void open_record(const session_ptr& s)
+    {
+        auto cell = std::make_shared<record_cell>(*s->key, remote_address(s), std::move(s->context),
+                                                  s->machine.version());
+        cell->update(s->machine);
+        s->rtt = std::shared_ptr<detail::rtt_cell>(cell, &cell->rtt);
+        s->record = cell;
+        records.open(*s->key, std::move(cell));
+    }
+
+    // After the callbacks of `key`'s offline event: its record goes, unless
+    // a session holds the id again (a replacement admitted meanwhile, or a
+    // timed-out peer whose session stays open).
+    void retire_record(const Key& key)
+    {
+        if (online.find(key) == online.end())
+            records.erase(key);
+    }
+
+    // ---- server controls ----------------------------------------------------------
+
+    void kick(const Key& id, std::optional<error> why)
+    {
+        auto it = online.find(id);
+        if (it == online.end())
+            return;
+        auto s = it->second;
+        if (s->machine.kick(clock_type::now(), why))
+            run(s);
+    }
+
+    send_result send_reporting(const Key& id, const detail::shared_bytes& frame)
+    {
+        auto it = online.find(id);
+        if (it == online.end())
+            return {};
+        if (!frame)
+            return {send_verdict::too_large, it->second->out.bytes()};
+        return enqueue(it->second, frame);
+    }
+
+    broadcast_result broadcast_reporting(const detail::shared_bytes& frame)
+    {
+        broadcast_result r;
+        if (!frame) {
+            r.dropped = online.size();
+            return r;
+        }
+        for (auto& s : online_sessions()) {
+            const auto one = enqueue(s, frame);
+            if (one.verdict == send_verdict::queued)
+                ++r.queued;
+            else if (one.verdict != send_verdict::not_online)
+                ++r.dropped;
+            r.max_queued_bytes = std::max(r.max_queued_bytes, one.queued_bytes);
+        }
+        return r;
+    }
+
+    // A copy: enqueueing may close a session, and a callback change the map.
+    std::vector<session_ptr> online_sessions() const
+    {
+        std::vector<session_ptr> all;
+        all.reserve(online.size());
+        for (auto& kv : online)
+            all.push_back(kv.second);
+        return all;
+    }
+
+    static error_code to_error_code(send_verdict v)
+    {
+        switch (v) {
+        case send_verdict::queued: return {};
+        case send_verdict::not_online: return net::error::not_connected;
+        case send_verdict::too_large: return error::message_too_large;
+        case send_verdict::overflow: return error::send_queue_full;
+        }
+        return error::protocol_error;
     }
 
     // ---- writing --------------------------------------------------------------
@@ -368,15 +593,11 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
 
     void broadcast(const detail::shared_bytes& frame)
     {
-        std::vector<session_ptr> targets;
-        targets.reserve(online.size());
-        for (auto& kv : online)
-            targets.push_back(kv.second);
-        for (auto& s : targets)
+        for (auto& s : online_sessions())
             enqueue(s, frame);
     }
 
-    void enqueue(const session_ptr& s, const detail::shared_bytes& frame);
+    send_result enqueue(const session_ptr& s, const detail::shared_bytes& frame);
 
     // ---- ending sessions -----------------------------------------------------
 
@@ -426,6 +647,46 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         cb_message = nullptr;
         cb_refused = nullptr;
         auth = nullptr;
+    }
+};
+
+// The asynchronous sends' initiations: the verdict is reached on the
+// strand, and the handler runs on its own executor (never inside the call).
+template <class Stream, class Key, class Policy>
+struct watcher<Stream, Key, Policy>::send_initiation {
+    std::shared_ptr<impl> self;
+    using executor_type = typename watcher::executor_type;
+    executor_type get_executor() const noexcept { return self->strand; }
+
+    template <class Handler>
+    void operator()(Handler&& h, const Key& id, detail::shared_bytes frame) const
+    {
+        detail::erased_handler<error_code, send_result> done(std::forward<Handler>(h), self->strand);
+        net::dispatch(self->strand, [o = self, id, frame = std::move(frame), done = std::move(done)]() mutable {
+            if (o->stopped)
+                return done.complete(error::shutting_down, send_result{});
+            const auto r = o->send_reporting(id, frame);
+            done.complete(impl::to_error_code(r.verdict), r);
+        });
+    }
+};
+
+template <class Stream, class Key, class Policy>
+struct watcher<Stream, Key, Policy>::broadcast_initiation {
+    std::shared_ptr<impl> self;
+    using executor_type = typename watcher::executor_type;
+    executor_type get_executor() const noexcept { return self->strand; }
+
+    template <class Handler>
+    void operator()(Handler&& h, detail::shared_bytes frame) const
+    {
+        detail::erased_handler<error_code, broadcast_result> done(std::forward<Handler>(h), self->strand);
+        net::dispatch(self->strand, [o = self, frame = std::move(frame), done = std::move(done)]() mutable {
+            if (o->stopped)
+                return done.complete(error::shutting_down, broadcast_result{});
+            const auto r = o->broadcast_reporting(frame);
+            done.complete(frame ? error_code{} : error_code(error::message_too_large), r);
+        });
     }
 };
 

@@ -131,16 +131,18 @@ void watcher<Stream, Key, Policy>::impl::flush(const session_ptr& s)
 }
 
 template <class Stream, class Key, class Policy>
-void watcher<Stream, Key, Policy>::impl::enqueue(const session_ptr& s, const detail::shared_bytes& frame)
+send_result watcher<Stream, Key, Policy>::impl::enqueue(const session_ptr& s, const detail::shared_bytes& frame)
 {
     const auto verdict =
         s->machine.accept_send(frame->size() - wire::header_size, frame->size(), s->out.bytes(), clock_type::now());
+    const send_result r{verdict, s->out.bytes() + (verdict == send_verdict::queued ? frame->size() : 0)};
     if (verdict == send_verdict::overflow)
         run(s); // a peer that cannot keep up is being closed
     if (verdict != send_verdict::queued)
-        return;
+        return r;
     s->out.queue().push(frame);
     flush(s);
+    return r;
 }
 
 template <class Stream, class Key, class Policy>
