@@ -214,15 +214,26 @@ class client {
 public:
     client(server& srv, const std::string& id, std::chrono::milliseconds interval = 50ms,
            std::string credential = {}, unsigned misses = 3)
+        : client(srv, options(id, interval, std::move(credential), misses))
+    {
+    }
+
+    client(server& srv, const pulse_type::options& o)
     {
         tcp::socket s(srv.io());
         s.connect(srv.endpoint());
+        p = std::make_unique<pulse_type>(std::move(s), o);
+    }
+
+    static pulse_type::options options(const std::string& id, std::chrono::milliseconds interval = 50ms,
+                                       std::string credential = {}, unsigned misses = 3)
+    {
         pulse_type::options o;
         o.id = id;
         o.credential = std::move(credential);
         o.interval = interval;
         o.misses = misses;
-        p = std::make_unique<pulse_type>(std::move(s), o);
+        return o;
     }
 
     void run()

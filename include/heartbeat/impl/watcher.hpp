@@ -522,9 +522,10 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         auto it = online.find(id);
         if (it == online.end())
             return {};
+        const auto s = it->second; // an overflow erases the map's copy
         if (!frame)
-            return {send_verdict::too_large, it->second->out.bytes()};
-        return enqueue(it->second, frame);
+            return {send_verdict::too_large, s->out.bytes()};
+        return enqueue(s, frame);
     }
 
     broadcast_result broadcast_reporting(const detail::shared_bytes& frame)
@@ -588,7 +589,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     {
         auto it = online.find(id);
         if (it != online.end())
-            enqueue(it->second, frame);
+            enqueue(session_ptr(it->second), frame); // a copy: an overflow erases the map's
     }
 
     void broadcast(const detail::shared_bytes& frame)
