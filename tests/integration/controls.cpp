@@ -356,3 +356,23 @@ TEST_CASE("controls: async_send reports the queue growing for a peer that does n
     REQUIRE(off);
     CHECK(off->reason == heartbeat::offline_reason::disconnected);
 }
+
+TEST_CASE("controls: a fire-and-forget send that overflows a peer's queue closes it", "[controls]")
+{
+    server srv;                                  // max_send_queue 1 MiB
+    raw_peer peer;                               // reads nothing
+    peer.socket().open(tcp::v4());
+    peer.socket().set_option(net::socket_base::receive_buffer_size(4096));
+    peer.connect(srv.endpoint());
+    peer.send_hello("stuck", 2000);
+    REQUIRE(srv.rec.wait_for("stuck", true));
+    const std::string chunk(32 * 1024, 'c');
+    // Past the kernel's buffers and the queue: the session ends on the
+    // strand, and the sends after it find the peer gone.
+    for (int i = 0; i < 400 && srv.watcher().send("stuck", chunk); ++i) {
+    }
+    const auto off = srv.rec.wait_for("stuck", false);
+    REQUIRE(off);
+    CHECK(off->reason == heartbeat::offline_reason::disconnected);
+    CHECK(eventually([&] { return !srv.watcher().session_info("stuck"); }));
+}
