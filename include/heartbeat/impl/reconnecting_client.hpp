@@ -95,8 +95,6 @@ struct reconnecting_client<Clock, Connector>::state : std::enable_shared_from_th
             timer.cancel();
             return attempt_failed(ec);
         }
-        error_code ignored;
-        sock->set_option(net::ip::tcp::no_delay(true), ignored);
         error_code made;
         auto stream = std::make_unique<stream_type>(connector.make_stream(std::move(*sock), opts.host, made));
         if (made) {
