@@ -540,11 +540,10 @@ TEST_CASE("PROTOCOL R9: every byte from an online peer is life to the server and
     CHECK(s.sweep().empty());
     CHECK(s.peer_online());
     test_clock::advance(1ns);
-    const auto steps = s.sweep();
+    s.sweep(); // how the session ends: R24
     CHECK_FALSE(s.peer_online());
     REQUIRE(s.offline.size() == 1);
     CHECK(s.offline[0] == offline_reason::timeout);
-    CHECK(has(steps, skind::close));
 
     SECTION("grace adds to the deadline")
     {
