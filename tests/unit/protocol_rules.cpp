@@ -87,6 +87,7 @@ struct server {
     std::size_t queued = 0;
     std::string input;
     std::vector<offline_reason> offline; // the registry's offline events
+    std::vector<test_clock::duration> rtts; // measured_rtt samples
 
     explicit server(server_machine::options o = {}, registry_type::options r = {})
         : m(o), reg(r, [this](const auto& e) {
@@ -117,6 +118,8 @@ struct server {
             case skind::admit: admit(a); break;
             case skind::touch: reg.touch(handle, a.at); break;
             case skind::release: reg.remove(handle, a.reason, test_clock::now()); break;
+            case skind::hold: reg.set_terms(handle, a.interval, a.misses); break;
+            case skind::measured_rtt: rtts.push_back(a.rtt); break;
             default: break;
             }
         }
@@ -163,6 +166,14 @@ struct server {
     {
         feed(hello(peer, interval_ms));
         REQUIRE(m.online());
+    }
+    // A version 2 session: the client asked, and acknowledged WELCOME's terms.
+    void welcome_v2(std::string_view peer = "peer", std::uint32_t interval_ms = 1000)
+    {
+        feed(hello_v2(peer, interval_ms));
+        REQUIRE(m.online());
+        REQUIRE(m.version() == 2);
+        feed(terms_ack(0, 65'536));
     }
 };
 
@@ -487,7 +498,7 @@ TEST_CASE("PROTOCOL R8: the client's side of the handshake", "[protocol]")
         m.start(test_clock::now());
         const auto a = m.next();
         REQUIRE(a.type == ckind::write);
-        CHECK(std::string(a.bytes()) == hello("ab", 1000));
+        CHECK(std::string(a.bytes()) == hello_v2("ab", 1000));
     }
     SECTION("no WELCOME within 5 s: hello_timeout and no frame")
     {
@@ -727,6 +738,30 @@ TEST_CASE("PROTOCOL R19: a client's GOODBYE is left and the server closes at onc
     }
 }
 
+TEST_CASE("PROTOCOL R20: a client's ERROR is its close and gets nothing back", "[protocol]")
+{
+    SECTION("welcomed: closed at once and offline disconnected")
+    {
+        for (bool v2 : {false, true}) {
+            server s;
+            if (v2)
+                s.welcome_v2();
+            else
+                s.welcome();
+            const auto steps = s.feed(error_frame(code::shutting_down, "bye"));
+            CHECK(written(steps).empty());
+            REQUIRE(find(steps, skind::release));
+            CHECK(find(steps, skind::release)->reason == offline_reason::disconnected);
+            CHECK(has(steps, skind::close));
+        }
+    }
+    SECTION("before WELCOME: out of order")
+    {
+        server s;
+        CHECK(refusal_code(s.feed(error_frame(code::shutting_down, ""))) == wire_code(code::protocol_error));
+    }
+}
+
 TEST_CASE("PROTOCOL R21: a session's last frame drops what was queued and lingers until EOF or 1 s", "[protocol]")
 {
     // A flooder: burst 4, five beats in one read. The machine decides four
@@ -806,6 +841,25 @@ TEST_CASE("PROTOCOL R23: at shutdown welcomed peers hear GOODBYE 1 and others no
 
 TEST_CASE("PROTOCOL R24: a timed-out peer's session is closed unless close_on_timeout is off", "[protocol]")
 {
+    SECTION("on: ERROR 11 to version 1 and version 2 peers alike then the linger")
+    {
+        for (bool v2 : {false, true}) {
+            server s;
+            if (v2)
+                s.welcome_v2();
+            else
+                s.welcome();
+            test_clock::advance(3s);
+            CHECK(s.sweep().empty());
+            test_clock::advance(1ns);
+            const auto steps = s.sweep();
+            CHECK(refusal_code(steps) == wire_code(code::timeout));
+            REQUIRE(find(steps, skind::wait_until));
+            CHECK(find(steps, skind::wait_until)->at == test_clock::now() + 1s);
+            REQUIRE(s.offline.size() == 1);
+            CHECK(s.offline[0] == offline_reason::timeout);
+        }
+    }
     SECTION("off: the session stays and the next byte brings the peer back")
     {
         server_machine::options o;
@@ -817,6 +871,36 @@ TEST_CASE("PROTOCOL R24: a timed-out peer's session is closed unless close_on_ti
         CHECK_FALSE(s.peer_online());
         s.feed(frames::beat(1));
         CHECK(s.peer_online());
+    }
+}
+
+TEST_CASE("PROTOCOL R25: a kicked session hears GOODBYE 3 or the ERROR chosen", "[protocol]")
+{
+    SECTION("GOODBYE 3")
+    {
+        server s;
+        s.welcome();
+        CHECK(s.m.kick(test_clock::now()));
+        const auto steps = s.drain();
+        CHECK(written(steps) == std::vector<std::string>{goodbye(wire::goodbye_reason::kicked)});
+        REQUIRE(find(steps, skind::release));
+        CHECK(find(steps, skind::release)->reason == offline_reason::kicked);
+        CHECK(has(steps, skind::wait_until));
+    }
+    SECTION("an ERROR")
+    {
+        server s;
+        s.welcome();
+        CHECK(s.m.kick(test_clock::now(), error::auth_failed));
+        const auto steps = s.drain();
+        CHECK(refusal_code(steps) == wire_code(code::auth_failed));
+        REQUIRE(find(steps, skind::release));
+        CHECK(find(steps, skind::release)->reason == offline_reason::kicked);
+    }
+    SECTION("only a welcomed session")
+    {
+        server s;
+        CHECK_FALSE(s.m.kick(test_clock::now()));
     }
 }
 
@@ -833,6 +917,8 @@ TEST_CASE("PROTOCOL R26: the client reads ERROR codes and GOODBYE reasons", "[pr
     CHECK(ends(goodbye(wire::goodbye_reason::normal)) == error::peer_left);
     CHECK(ends(goodbye(wire::goodbye_reason::shutting_down)) == error::shutting_down);
     CHECK(ends(goodbye(wire::goodbye_reason::replaced)) == error::replaced);
+    CHECK(ends(goodbye(wire::goodbye_reason::kicked)) == error::kicked);
+    CHECK(ends(error_frame(code::timeout, "")) == error::timeout);
     CHECK(ends(goodbye(wire::goodbye_reason(200))) == error::peer_left); // unknown: left
 }
 
@@ -861,6 +947,232 @@ TEST_CASE("PROTOCOL R27: a leaving client sends GOODBYE 0 and waits for EOF or 1
     }
 }
 
+// ---- version 2 ------------------------------------------------------------------
+
+TEST_CASE("PROTOCOL R28: negotiation in all four pairings", "[protocol]")
+{
+    for (unsigned client_version : {1u, 2u}) {
+        for (unsigned server_version : {1u, 2u}) {
+            auto co = client_options();
+            co.max_version = static_cast<std::uint8_t>(client_version);
+            client c(co); // its HELLO went out at 0 s
+            std::vector<std::uint8_t> h;
+            wire::append_hello(h, {wire::protocol_version, 1000, "ab", {},
+                                   static_cast<std::uint8_t>(client_version == 2 ? wire::hello_flags::v2 : 0)});
+            server_machine::options so;
+            so.max_version = static_cast<std::uint8_t>(server_version);
+            server s(so);
+            const auto out = written(s.feed(bytes_of(h)));
+            REQUIRE(out.size() == 1);
+            const unsigned granted = client_version == 2 && server_version == 2 ? 2 : 1;
+            CHECK(out[0].size() == (granted == 2 ? 19u : 10u));
+            CHECK(s.m.version() == granted);
+            c.feed(out[0]);
+            REQUIRE(c.m.established());
+            CHECK(c.m.version() == granted);
+        }
+    }
+}
+
+TEST_CASE("PROTOCOL R29: a version 1 session carries version 1 frames only", "[protocol]")
+{
+    server s; // a version 2 server
+    s.welcome();
+    CHECK(s.m.version() == 1);
+    CHECK(written(s.feed(frames::beat(1))) == std::vector<std::string>{frames::echo(1)});
+    CHECK_FALSE(s.m.renegotiate(test_clock::now(), 2s, 3)); // no TERMS
+    CHECK(refusal_code(s.feed(beat_v2(2, 0, 0))) == wire_code(code::protocol_error));
+
+    server a;
+    a.welcome();
+    CHECK(refusal_code(a.feed(terms_ack(0, 65'536))) == wire_code(code::protocol_error));
+
+    server full; // no RETRY_AFTER to a client that did not ask for version 2
+    full.full = true;
+    const auto out = written(full.feed(hello("p")));
+    REQUIRE(out.size() == 1);
+    CHECK(error_code_of(out[0]) == wire_code(code::server_full));
+
+    client c; // a version 2 client in a version 1 session
+    c.establish();
+    CHECK(ended_with(c.feed(terms(1, 3, 1000))) == error::protocol_error);
+}
+
+TEST_CASE("PROTOCOL R30: TERMS_ACK 0 tells the server the client's limit", "[protocol]")
+{
+    auto co = client_options();
+    co.max_frame = 1000;
+    client c(co);
+    auto steps = c.feed(welcome_v2(3, 1000));
+    std::vector<std::string> sent;
+    for (const auto& x : steps)
+        if (x.type == ckind::write)
+            sent.push_back(x.bytes);
+    CHECK(sent == std::vector<std::string>{terms_ack(0, 1000)});
+    CHECK(c.m.server_max_frame() == 65'536u);
+
+    server_machine::options so;
+    so.peer_max_frame = 500;
+    server s(so);
+    s.feed(hello_v2("p"));
+    CHECK(s.m.peer_max_frame() == 500u); // until TERMS_ACK: peer_max_frame
+    CHECK(s.m.accept_send(501, 505, 0, test_clock::now()) == heartbeat::send_verdict::too_large);
+    s.feed(terms_ack(0, 1000));
+    CHECK(s.m.peer_max_frame() == 1000u);
+    CHECK(s.m.accept_send(1000, 1004, 0, test_clock::now()) == heartbeat::send_verdict::queued);
+    CHECK(s.m.accept_send(1001, 1005, 0, test_clock::now()) == heartbeat::send_verdict::too_large);
+    CHECK(refusal_code(s.feed(terms_ack(1, 1000))) == wire_code(code::protocol_error)); // never sent
+}
+
+TEST_CASE("PROTOCOL R31: the server measures RTT from returned stamps less the client's hold", "[protocol]")
+{
+    SECTION("the server's arithmetic")
+    {
+        server s; // the session started at 10 s
+        const time_point epoch = test_clock::now();
+        s.welcome_v2();
+        test_clock::advance_to(epoch + 1250ms);
+        CHECK(written(s.feed(frames::beat(1))) == std::vector<std::string>{echo_v2(1, 1'250'000)});
+        CHECK(s.rtts.empty()); // nothing returned yet
+        test_clock::advance_to(epoch + 2'250'400us);
+        s.feed(beat_v2(2, 1'250'000, 999'800));
+        REQUIRE(s.rtts.size() == 1);
+        CHECK(s.rtts[0] == 600us);
+        // A second sample: RFC 6298's smoothing.
+        test_clock::advance_to(epoch + 3'251'400us);
+        s.feed(beat_v2(3, 2'250'400, 1'000'000));
+        REQUIRE(s.rtts.size() == 2);
+        CHECK(s.rtts[1] == 1000us);
+        CHECK(s.m.smoothed_rtt() == 650us);   // 600 + (1000 - 600) / 8
+        CHECK(s.m.rtt_variation() == 325us);  // 300 + (400 - 300) / 4
+        // Discarded: a hold longer than the time since the stamp, and a
+        // stamp 2^31 us or more in the past.
+        s.feed(beat_v2(4, 3'251'000, 401));
+        s.feed(beat_v2(5, 3'251'400u - 0x8000'0000u, 0));
+        CHECK(s.rtts.size() == 2);
+    }
+    SECTION("the stamp wraps modulo 2^32")
+    {
+        server s;
+        const time_point epoch = test_clock::now();
+        s.welcome_v2();
+        test_clock::advance_to(epoch + std::chrono::microseconds(0x1'0000'0100LL));
+        s.feed(beat_v2(1, 0xFFFF'FF00u, 12));
+        REQUIRE(s.rtts.size() == 1);
+        CHECK(s.rtts[0] == 500us); // 0x200 - 12
+    }
+    SECTION("the client returns the newest stamp once with its hold")
+    {
+        client c;
+        c.feed(welcome_v2(3, 1000));
+        REQUIRE(c.m.version() == 2);
+        c.write(); // TERMS_ACK 0
+        auto steps = c.fire(); // 1 s: the first beat, nothing to return
+        CHECK(steps.front().bytes == frames::beat(1));
+        c.write();
+        test_clock::advance(1ms);
+        c.feed(echo_v2(1, 77));
+        steps = c.fire(); // 2 s: held 999 ms
+        CHECK(steps.front().bytes == beat_v2(2, 77, 999'000));
+        c.write();
+        steps = c.fire(); // 3 s: no new echo, nothing to return
+        CHECK(steps.front().bytes == frames::beat(3));
+    }
+}
+
+TEST_CASE("PROTOCOL R32: the server holds longer terms at once and shorter ones from their ack", "[protocol]")
+{
+    server s;
+    s.welcome_v2(); // held to 3 x 1 s
+    SECTION("longer")
+    {
+        CHECK(s.m.renegotiate(test_clock::now(), 2s, 3));
+        const auto steps = s.drain();
+        REQUIRE(written(steps).size() == 1);
+        CHECK(written(steps)[0] == terms(1, 3, 2000));
+        CHECK(find(steps, skind::write)->urgent);
+        CHECK(has(steps, skind::hold));
+        CHECK(s.m.held_interval() == 2s);
+        // The registry holds the peer to 6 s at once.
+        test_clock::advance(6s);
+        s.sweep();
+        CHECK(s.peer_online());
+    }
+    SECTION("shorter: only once TERMS_ACK of the latest id arrives")
+    {
+        CHECK(s.m.renegotiate(test_clock::now(), 500ms, 2)); // TERMS 1
+        CHECK_FALSE(has(s.drain(), skind::hold));
+        CHECK(s.m.renegotiate(test_clock::now(), 400ms, 2)); // TERMS 2
+        s.drain();
+        CHECK(s.m.held_interval() == 1s);
+        CHECK_FALSE(has(s.feed(terms_ack(1, 65'536)), skind::hold)); // an older id
+        CHECK(s.m.held_interval() == 1s);
+        const auto steps = s.feed(terms_ack(2, 65'536));
+        CHECK(has(steps, skind::hold));
+        CHECK(s.m.held_interval() == 400ms);
+        CHECK(s.m.held_misses() == 2u);
+    }
+}
+
+TEST_CASE("PROTOCOL R33: the client acknowledges TERMS and adopts them at once", "[protocol]")
+{
+    client c;
+    c.feed(welcome_v2(3, 1000)); // at 0 s: the first beat due at 1 s
+    c.write();
+    SECTION("shorter: the next beat comes one new interval from now")
+    {
+        test_clock::advance(100ms);
+        const auto steps = c.feed(terms(1, 2, 300));
+        REQUIRE_FALSE(steps.empty());
+        CHECK(steps.front().type == ckind::write);
+        CHECK(steps.front().urgent);
+        CHECK(steps.front().bytes == terms_ack(1, 65'536));
+        CHECK(c.m.interval() == 300ms);
+        CHECK(c.m.misses() == 2u);
+        c.write();
+        c.fire();
+        CHECK(test_clock::now() == time_point(400ms));
+    }
+    SECTION("longer: the beat already due stays due")
+    {
+        test_clock::advance(100ms);
+        c.feed(terms(1, 3, 5000));
+        c.write();
+        c.fire();
+        CHECK(test_clock::now() == time_point(1s));
+        c.write();
+        c.fire();
+        CHECK(test_clock::now() == time_point(6s));
+    }
+    SECTION("outside the client's bounds")
+    {
+        CHECK(ended_with(c.feed(terms(1, 3, 5))) == error::unacceptable_terms);
+    }
+}
+
+TEST_CASE("PROTOCOL R34: a full server tells a version 2 client when to retry", "[protocol]")
+{
+    server s;
+    s.full = true;
+    const auto out = written(s.feed(hello_v2("p")));
+    REQUIRE(out.size() == 1); // one last frame: RETRY_AFTER then ERROR 7
+    CHECK(out[0].substr(0, 8) == retry_after(5000));
+    CHECK(error_code_of(out[0].substr(8)) == wire_code(code::server_full));
+
+    client c;
+    const auto steps = c.feed(out[0]);
+    CHECK(ended_with(steps) == error::server_full);
+    CHECK(c.m.retry_after() == 5s);
+
+    server_machine::options none;
+    none.server_full_retry_after = 0s;
+    server z(none);
+    z.full = true;
+    const auto bare = written(z.feed(hello_v2("p")));
+    REQUIRE(bare.size() == 1);
+    CHECK(error_code_of(bare[0]) == wire_code(code::server_full));
+}
+
 // ---- the worked examples --------------------------------------------------------
 
 TEST_CASE("PROTOCOL worked example: version 1 byte for byte", "[protocol]")
@@ -878,4 +1190,56 @@ TEST_CASE("PROTOCOL worked example: version 1 byte for byte", "[protocol]")
     CHECK(error_frame(code::auth_failed, "no") == hex("03 00 00 04  00 03 6e 6f"));
     CHECK(goodbye(wire::goodbye_reason::normal) == hex("07 00 00 01  00"));
     CHECK(goodbye(wire::goodbye_reason::shutting_down) == hex("07 00 00 01  01"));
+}
+
+TEST_CASE("PROTOCOL worked example: version 2 byte for byte", "[protocol]")
+{
+    std::vector<std::uint8_t> h;
+    wire::append_hello(h, {wire::protocol_version, 1000, "ab", "k", wire::hello_flags::v2});
+    CHECK(bytes_of(h) == hex("01 00 00 0e  48 42 01 01  00 00 03 e8  02 61 62  00 01 6b"));
+    // The reference client sends exactly these bytes.
+    auto co = client_options();
+    co.credential = "k";
+    test_clock::reset();
+    client_machine m(co);
+    m.start(test_clock::now());
+    CHECK(std::string(m.next().bytes()) == bytes_of(h));
+
+    // The server with 500 ms of grace: WELCOME v2.
+    server_machine::options so;
+    so.grace = 500ms;
+    server s(so);
+    const time_point epoch = test_clock::now();
+    auto out = written(s.feed(bytes_of(h)));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0] == hex("02 00 00 0f  02 03 00 00 03 e8  00 00 01 f4  00 01 00 00  00"));
+    CHECK(out[0] == welcome_v2(3, 1000, 500, 65'536, wire::detection_kind::fixed));
+
+    CHECK(terms_ack(0, 65'536) == hex("09 00 00 06  00 00  00 01 00 00"));
+    s.feed(terms_ack(0, 65'536));
+
+    // Beat 1 read 1.25 s into the session; its echo's stamp.
+    test_clock::advance_to(epoch + 1250ms);
+    out = written(s.feed(hex("04 00 00 04  00 00 00 01")));
+    CHECK(out == std::vector<std::string>{hex("05 00 00 08  00 00 00 01  00 13 12 d0")});
+    CHECK(echo_v2(1, 1'250'000) == out[0]);
+
+    // Beat 2 returns the stamp, held 999,800 us; read at 2,250,400 us: 600 us.
+    CHECK(beat_v2(2, 1'250'000, 999'800) == hex("04 00 00 0c  00 00 00 02  00 13 12 d0  00 0f 41 78"));
+    test_clock::advance_to(epoch + 2'250'400us);
+    s.feed(hex("04 00 00 0c  00 00 00 02  00 13 12 d0  00 0f 41 78"));
+    REQUIRE(s.rtts.size() == 1);
+    CHECK(s.rtts[0] == 600us);
+
+    // TERMS 1 and its ack.
+    CHECK(s.m.renegotiate(test_clock::now(), 2s, 3));
+    out = written(s.drain());
+    CHECK(out == std::vector<std::string>{hex("08 00 00 0b  00 01  03  00 00 07 d0  00 00 01 f4")});
+    CHECK(terms(1, 3, 2000, 500) == out[0]);
+    CHECK(terms_ack(1, 65'536) == hex("09 00 00 06  00 01  00 01 00 00"));
+
+    CHECK(retry_after(5000) == hex("0a 00 00 04  00 00 13 88"));
+    CHECK(error_frame(code::server_full, "") == hex("03 00 00 02  00 07"));
+    CHECK(error_frame(code::timeout, "") == hex("03 00 00 02  00 0b"));
+    CHECK(goodbye(wire::goodbye_reason::kicked) == hex("07 00 00 01  03"));
 }
