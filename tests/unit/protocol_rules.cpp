@@ -690,6 +690,16 @@ TEST_CASE("PROTOCOL R16: an echo past the send queue limit ends the session", "[
     CHECK(refusal_code(steps) == wire_code(code::protocol_error)); // "send queue full"
     REQUIRE(find(steps, skind::release));
     CHECK(find(steps, skind::release)->reason == offline_reason::disconnected);
+
+    // DATA the same way.
+    server d(o);
+    d.welcome();
+    CHECK(d.m.accept_send(56, 60, 40, test_clock::now()) == heartbeat::send_verdict::queued);
+    CHECK(d.m.accept_send(57, 61, 40, test_clock::now()) == heartbeat::send_verdict::overflow);
+    const auto ended = d.drain();
+    CHECK(refusal_code(ended) == wire_code(code::protocol_error));
+    REQUIRE(find(ended, skind::release));
+    CHECK(find(ended, skind::release)->reason == offline_reason::disconnected);
 }
 
 TEST_CASE("PROTOCOL R17: DATA larger than the receiver accepts ends the session at its header", "[protocol]")
@@ -706,7 +716,8 @@ TEST_CASE("PROTOCOL R17: DATA larger than the receiver accepts ends the session 
 
 TEST_CASE("PROTOCOL R18: frames out of place are protocol_error", "[protocol]")
 {
-    for (const auto& bad : std::vector<std::string>{hello("p"), frames::welcome(3, 1000), frames::echo(1)}) {
+    for (const auto& bad : std::vector<std::string>{hello("p"), frames::welcome(3, 1000), frames::echo(1),
+                                                    terms(1, 3, 1000), retry_after(1000)}) {
         server s;
         s.welcome();
         const auto steps = s.feed(bad);
@@ -714,7 +725,8 @@ TEST_CASE("PROTOCOL R18: frames out of place are protocol_error", "[protocol]")
         REQUIRE(find(steps, skind::release));
         CHECK(find(steps, skind::release)->reason == offline_reason::protocol_error);
     }
-    for (const auto& bad : std::vector<std::string>{hello("p"), frames::beat(1), frames::welcome(3, 1000)}) {
+    for (const auto& bad : std::vector<std::string>{hello("p"), frames::beat(1), frames::welcome(3, 1000),
+                                                    terms_ack(0, 1000), retry_after(1000)}) {
         client c;
         c.establish();
         const auto steps = c.feed(bad);
@@ -938,6 +950,12 @@ TEST_CASE("PROTOCOL R27: a leaving client sends GOODBYE 0 and waits for EOF or 1
         REQUIRE(f);
         CHECK(f->end == ending::success);
     }
+    SECTION("the server's GOODBYE")
+    {
+        const auto f = finished(c.feed(goodbye(wire::goodbye_reason::shutting_down)));
+        REQUIRE(f);
+        CHECK(f->end == ending::success);
+    }
     SECTION("1 s")
     {
         const auto f = finished(c.fire());
@@ -1021,7 +1039,12 @@ TEST_CASE("PROTOCOL R30: TERMS_ACK 0 tells the server the client's limit", "[pro
     CHECK(s.m.peer_max_frame() == 1000u);
     CHECK(s.m.accept_send(1000, 1004, 0, test_clock::now()) == heartbeat::send_verdict::queued);
     CHECK(s.m.accept_send(1001, 1005, 0, test_clock::now()) == heartbeat::send_verdict::too_large);
-    CHECK(refusal_code(s.feed(terms_ack(1, 1000))) == wire_code(code::protocol_error)); // never sent
+    // Every TERMS_ACK carries the limit again.
+    CHECK(s.m.renegotiate(test_clock::now(), 2s, 3));
+    s.drain();
+    s.feed(terms_ack(1, 2000));
+    CHECK(s.m.peer_max_frame() == 2000u);
+    CHECK(refusal_code(s.feed(terms_ack(2, 1000))) == wire_code(code::protocol_error)); // never sent
 }
 
 TEST_CASE("PROTOCOL R31: the server measures RTT from returned stamps less the client's hold", "[protocol]")
@@ -1147,6 +1170,13 @@ TEST_CASE("PROTOCOL R33: the client acknowledges TERMS and adopts them at once",
     SECTION("outside the client's bounds")
     {
         CHECK(ended_with(c.feed(terms(1, 3, 5))) == error::unacceptable_terms);
+    }
+    SECTION("leaving: ignored")
+    {
+        c.m.leave(test_clock::now());
+        c.drain();
+        CHECK_FALSE(wrote_anything(c.feed(terms(1, 2, 300))));
+        CHECK(c.m.interval() == 1s);
     }
 }
 
