@@ -38,7 +38,8 @@ void run_for(net::io_context& io, steady::duration d)
 // A watcher on 127.0.0.1 that refuses the credential "wrong". Offline only
 // after 2 s of grace, so no verdict depends on how busy the machine is.
 struct server {
-    explicit server(net::io_context& io) : acceptor(io, {net::ip::make_address("127.0.0.1"), 0}), w(io, options())
+    explicit server(net::io_context& io, const watcher_type::options& o = options())
+        : acceptor(io, {net::ip::make_address("127.0.0.1"), 0}), w(io, o)
     {
         w.on_refused([this](const watcher_type::refusal& r) { refusals.push_back(r.error); });
         w.set_authenticator([](const watcher_type::hello_info& h) -> heartbeat::error_code {
