@@ -72,9 +72,10 @@ public:
         std::size_t read_buffer_size = 1024;
         /// The largest message async_send() passes to the server: the
         /// server's receive limit (`watcher::options::max_frame`, 64 KiB by
-        /// default). Protocol v1 does not tell it; a larger message fails
-        /// locally with error::message_too_large instead of making the
-        /// server end the session.
+        /// default). A version 2 server states its own in WELCOME, and the
+        /// smaller of the two holds; version 1 does not tell it. A larger
+        /// message fails locally with error::message_too_large instead of
+        /// making the server end the session.
         std::size_t peer_max_frame = wire::default_max_payload;
     };
 
@@ -107,6 +108,12 @@ public:
     void on_welcome(std::function<void(duration interval, unsigned misses)> f)
     {
         net::dispatch(state_->strand, [s = state_, f = std::move(f)]() mutable { s->cb_welcome = std::move(f); });
+    }
+    /// Called when a version 2 server changed the terms mid-session (its
+    /// TERMS, acknowledged and adopted), with the new terms.
+    void on_terms(std::function<void(duration interval, unsigned misses)> f)
+    {
+        net::dispatch(state_->strand, [s = state_, f = std::move(f)]() mutable { s->cb_terms = std::move(f); });
     }
 
     /// Runs the session: HELLO, WELCOME, then beats until the session ends.
@@ -145,7 +152,7 @@ public:
     auto async_send(std::string_view bytes,
                     CompletionToken&& token = net::default_completion_token_t<typename Stream::executor_type>{})
     {
-        auto frame = detail::make_data_frame(bytes, state_->opts.peer_max_frame);
+        auto frame = detail::make_data_frame(bytes, state_->send_limit.load(std::memory_order_relaxed));
         return net::async_initiate<CompletionToken, void(error_code)>(send_initiation{state_}, token,
                                                                         std::move(frame));
     }
@@ -174,6 +181,17 @@ public:
 
     /// A smoothed round-trip time (RFC 6298 style, gain `options::rtt_gain`).
     std::optional<duration> smoothed_rtt() const noexcept { return load(state_->srtt); }
+
+    /// The RTT's mean deviation (RFC 6298's rttvar).
+    std::optional<duration> rtt_variation() const noexcept { return load(state_->rttvar); }
+
+    /// The protocol version the session runs: 2 with a server that
+    /// granted it, 1 with a version 1 server (or before WELCOME).
+    std::uint8_t version() const noexcept { return state_->version.load(); }
+
+    /// After a refusal for now (server_full), how long a version 2 server
+    /// asked us to wait before the next attempt.
+    std::optional<duration> retry_after() const noexcept { return load(state_->retry_after); }
 
     /// The interval and misses in force (the server's once welcomed).
     duration interval() const noexcept { return duration(state_->interval_ticks.load()); }

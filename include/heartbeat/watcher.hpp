@@ -9,6 +9,7 @@
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/live_registry.hpp>
 #include <heartbeat/detail/outbox.hpp>
+#include <heartbeat/detail/rtt_table.hpp>
 #include <heartbeat/detail/stream.hpp>
 #include <heartbeat/error.hpp>
 #include <heartbeat/session/server_session.hpp>
@@ -95,9 +96,16 @@ public:
         std::size_t max_frame = wire::default_max_payload;
         /// The largest message send() and broadcast() pass to a peer: the
         /// peers' own receive limit (`pulse::options::max_frame`, 64 KiB by
-        /// default). Protocol v1 does not tell it; a larger message is
+        /// default). A version 2 peer states its own (TERMS_ACK), which then
+        /// holds for it; version 1 does not tell it. A larger message is
         /// refused here instead of making the peer end its session.
         std::size_t peer_max_frame = wire::default_max_payload;
+        /// The highest protocol version granted to a peer that asks for it;
+        /// 1 speaks version 1 only (docs/PROTOCOL.md, negotiation).
+        std::uint8_t max_version = wire::protocol_version_2;
+        /// A version 2 peer refused with server_full is told to wait this
+        /// long before it tries again (RETRY_AFTER); zero tells nothing.
+        std::chrono::milliseconds server_full_retry_after = std::chrono::seconds(5);
         /// The most bytes queued for one peer before send() refuses.
         std::size_t max_send_queue = 1024 * 1024;
         /// The miss count WELCOME states when the detection policy has none
@@ -273,6 +281,21 @@ public:
         net::dispatch(impl_->strand, [self = impl_] { self->shutdown(); });
     }
 
+    /// New terms for online peer `id` (protocol version 2): it is told to
+    /// beat every `interval` (clamped to the policy's bounds) and the
+    /// miss count becomes `misses` for it, so a loaded server can slow its
+    /// peers down instead of dropping them. Longer terms hold at once;
+    /// shorter ones from the peer's acknowledgement, so the change cannot
+    /// put the peer offline. A version 1 peer keeps its terms.
+    /// @returns false if `id` is not online when called.
+    bool set_terms(const Key& id, duration interval, unsigned misses)
+    {
+        if (!is_online(id))
+            return false;
+        net::dispatch(impl_->strand, [self = impl_, id, interval, misses] { self->renegotiate(id, interval, misses); });
+        return true;
+    }
+
     /// Queues `bytes` as a DATA frame for peer `id`.
     /// @returns false if the peer is not online or the message is larger
     /// than `options::peer_max_frame`; a peer whose send queue is full is
@@ -337,13 +360,36 @@ public:
             [&](const registry_type& r) { return r.template suspicion<P>(id, clock_type::now()); });
     }
 
-    /// The round-trip time to peer `id` as the kernel estimates it for the
-    /// TCP connection beneath (sampled when beats arrive, at most once per
-    /// `options::rtt_sample_interval`); nothing for other transports, before
-    /// the first beat, or when sampling is off.
+    /// The round-trip time to online peer `id` as the protocol measures it
+    /// (version 2: each ECHO's stamp comes back in the peer's next BEAT
+    /// with how long the peer held it), smoothed as TCP does (RFC 6298);
+    /// nothing for a version 1 peer or before the second beat.
     std::optional<std::chrono::microseconds> rtt(const Key& id) const
     {
-        return impl_->rtts.get(id);
+        return rtt_figure(id, &detail::rtt_cell::smoothed);
+    }
+
+    /// The smoothed RTT's mean deviation (RFC 6298's rttvar).
+    std::optional<std::chrono::microseconds> rtt_variation(const Key& id) const
+    {
+        return rtt_figure(id, &detail::rtt_cell::variation);
+    }
+
+    /// The latest round-trip sample, unsmoothed.
+    std::optional<std::chrono::microseconds> last_rtt(const Key& id) const
+    {
+        return rtt_figure(id, &detail::rtt_cell::last);
+    }
+
+    /// The round-trip time as the kernel estimates it for the TCP
+    /// connection beneath (TCP_INFO, sampled when beats arrive, at most once
+    /// per `options::rtt_sample_interval`); nothing for other transports,
+    /// before the first beat, or when sampling is off. It includes delayed
+    /// ACKs, so on a quiet connection it reads milliseconds where rtt()
+    /// reads microseconds.
+    std::optional<std::chrono::microseconds> kernel_rtt(const Key& id) const
+    {
+        return rtt_figure(id, &detail::rtt_cell::kernel);
     }
 
     /// Connections open, including those still in the handshake.
@@ -374,6 +420,15 @@ public:
 private:
     struct session;
     struct impl;
+
+    std::optional<std::chrono::microseconds> rtt_figure(const Key& id,
+                                                        std::atomic<std::int64_t> detail::rtt_cell::*figure) const
+    {
+        const auto cell = impl_->rtts.find(id);
+        if (!cell)
+            return std::nullopt;
+        return detail::rtt_cell::load((*cell).*figure);
+    }
 
     template <class Member, class F>
     void set(Member impl::*member, F f)

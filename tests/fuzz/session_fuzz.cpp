@@ -144,7 +144,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 4: h.m.shutdown(test_clock::now()); break;
         case 5: h.queued = 0; break; // the peer read everything
         case 7: h.m.probe_answered(test_clock::now()); break;
-        case 6: (void)h.m.accept_send(std::size_t(in.byte()) * 64, h.queued, test_clock::now()); break;
+        case 6: (void)h.m.accept_send(std::size_t(in.byte()) * 64, std::size_t(in.byte()) * 64 + 4, h.queued, test_clock::now()); break;
         default: {
             // A chunk of peer bytes; the machine must have asked to read.
             const std::size_t n = std::min<std::size_t>(1 + op / 16 * 4 + in.byte() % 4, in.end - in.p);

@@ -50,7 +50,12 @@ void use_server_session(Session& s, typename Session::time_point now)
     s.identify(hb::wire::hello{}, now);
     s.authenticated(std::nullopt, now);
     s.admitted(typename Session::admission{}, now);
-    (void)s.accept_send(16, 0, now);
+    (void)s.accept_send(12, 16, 0, now);
+    (void)s.renegotiate(now, std::chrono::seconds(2), 3);
+    (void)s.kick(now, hb::error::auth_failed);
+    (void)s.smoothed_rtt();
+    (void)s.rtt_variation();
+    (void)s.version();
     for (auto a = s.next(); a.type != Session::kind::idle; a = s.next())
         (void)a.bytes();
     s.timer_fired(now);
@@ -72,6 +77,9 @@ void use_client_session(Session& s, typename Session::time_point now)
     for (auto a = s.next(); a.type != Session::kind::idle; a = s.next())
         (void)a.bytes();
     (void)s.smoothed_rtt();
+    (void)s.rtt_variation();
+    (void)s.retry_after();
+    (void)s.server_max_frame();
     s.leave(now);
     s.abort();
 }

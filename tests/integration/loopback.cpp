@@ -51,10 +51,17 @@ TEST_CASE("loopback: online on hello, echoes, data both ways, leave", "[loopback
         std::this_thread::yield();
     CHECK(c.p->echoes_received() >= 3);
     CHECK(c.p->smoothed_rtt().has_value());
-    const auto kernel_rtt = srv.watcher().rtt("alice");
+    const auto kernel_rtt = srv.watcher().kernel_rtt("alice");
     REQUIRE(kernel_rtt.has_value());
     CHECK(*kernel_rtt < 1s);
+    // Version 2: the server measured the round trip itself.
+    CHECK(c.p->version() == 2);
+    const auto rtt = srv.watcher().rtt("alice");
+    REQUIRE(rtt.has_value());
+    CHECK(*rtt < 1s);
+    CHECK(srv.watcher().rtt_variation("alice").has_value());
     CHECK_FALSE(srv.watcher().rtt("nobody").has_value());
+    CHECK_FALSE(srv.watcher().kernel_rtt("nobody").has_value());
     {
         std::lock_guard<std::mutex> lock(got_mu);
         CHECK(got == std::vector<std::string>{"hi alice"});

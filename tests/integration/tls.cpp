@@ -216,7 +216,7 @@ TEST_CASE("tls: an application's own handshake, then adopt()", "[tls]")
     p.async_run([&](heartbeat::error_code ec) { ended = ec; });
     REQUIRE(run_until(io, [&] { return p.echoes_received() >= 3; }));
     CHECK(log == std::vector<std::string>{"online secure"});
-    CHECK(w.rtt("secure").has_value()); // TCP beneath TLS
+    CHECK(w.kernel_rtt("secure").has_value()); // TCP beneath TLS
 
     p.async_send("over tls", [](heartbeat::error_code) {});
     REQUIRE(run_until(io, [&] { return log.size() == 2; }));

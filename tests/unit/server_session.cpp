@@ -21,6 +21,7 @@ using namespace heartbeat_test::frames;
 namespace frames = heartbeat_test::frames;
 using heartbeat::error;
 using heartbeat::offline_reason;
+using heartbeat::send_verdict;
 using test_clock = heartbeat::testing::basic_manual_clock<struct server_session_tag>;
 using machine = heartbeat::server_session<test_clock>;
 using kind = machine::kind;
@@ -436,10 +437,10 @@ TEST_CASE("server_session: application sends are held to the send queue", "[serv
     machine::options o;
     o.max_send_queue = 100;
     driver d(o);
-    CHECK_FALSE(d.m.accept_send(10, 0, test_clock::now())); // not online yet
+    CHECK(d.m.accept_send(6, 10, 0, test_clock::now()) == send_verdict::not_online);
     d.welcome_peer();
-    CHECK(d.m.accept_send(60, 40, test_clock::now()));
-    CHECK_FALSE(d.m.accept_send(61, 40, test_clock::now()));
+    CHECK(d.m.accept_send(56, 60, 40, test_clock::now()) == send_verdict::queued);
+    CHECK(d.m.accept_send(57, 61, 40, test_clock::now()) == send_verdict::overflow);
     const auto s = d.drain();
     REQUIRE(kinds(s) == std::vector<kind>{kind::release, kind::wait_until, kind::close_after});
     CHECK(s[0].reason == offline_reason::disconnected);
@@ -503,8 +504,13 @@ TEST_CASE("server_session: a timed-out peer is closed, or kept if asked", "[serv
         d.welcome_peer();
         d.m.timed_out(test_clock::now());
         const auto s = d.drain();
-        REQUIRE(kinds(s) == std::vector<kind>{kind::release, kind::close});
+        // The peer hears why, if it still reads: ERROR(timeout), then the
+        // linger of any close.
+        REQUIRE(kinds(s) == std::vector<kind>{kind::release, kind::wait_until, kind::close_after});
         CHECK(s[0].reason == offline_reason::timeout);
+        CHECK(s[1].at == test_clock::now() + 1s);
+        CHECK(s[2].bytes == error_frame(error::timeout));
+        CHECK(s[2].cause == error::timeout);
     }
     SECTION("close_on_timeout = false: the session stays and its bytes touch again")
     {

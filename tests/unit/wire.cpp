@@ -132,7 +132,10 @@ TEST_CASE("wire: payload parsers round-trip", "[wire]")
             CHECK(r == goodbye_reason::shutting_down);
             break;
         }
-        case frame_type::data: FAIL("no data frame was sent"); break;
+        case frame_type::data:
+        case frame_type::terms:
+        case frame_type::terms_ack:
+        case frame_type::retry_after: FAIL("no such frame was sent"); break;
         }
     }) == decode_status::ok);
     CHECK(seen == 6);
@@ -199,7 +202,7 @@ TEST_CASE("wire: bad framing fails at the header, before any payload", "[wire]")
         decoder d;
         CHECK(feed_once(d, {0x00, 0, 0, 0}) == decode_status::unknown_frame_type);
         decoder d2;
-        CHECK(feed_once(d2, {0x08, 0, 0, 0}) == decode_status::unknown_frame_type);
+        CHECK(feed_once(d2, {0x0B, 0, 0, 0}) == decode_status::unknown_frame_type);
         decoder d3;
         CHECK(feed_once(d3, {'G', 'E', 'T', ' '}) == decode_status::unknown_frame_type);
     }
@@ -214,10 +217,10 @@ TEST_CASE("wire: bad framing fails at the header, before any payload", "[wire]")
         CHECK(feed_once(ok, h) == decode_status::ok);
         CHECK(ok.mid_frame());
     }
-    SECTION("a BEAT that claims more than 4 bytes")
+    SECTION("a BEAT that claims more than any version's 12 bytes")
     {
         decoder d;
-        CHECK(feed_once(d, {0x04, 0x00, 0x00, 0x05}) == decode_status::malformed_frame);
+        CHECK(feed_once(d, {0x04, 0x00, 0x00, 0x0D}) == decode_status::malformed_frame);
         decoder d2;
         CHECK(feed_once(d2, {0x04, 0xff, 0xff, 0xff}) == decode_status::frame_too_large);
     }
@@ -229,7 +232,7 @@ TEST_CASE("wire: bad framing fails at the header, before any payload", "[wire]")
     SECTION("header dribbled one byte at a time")
     {
         decoder d;
-        const bytes h{0x09, 0, 0, 0};
+        const bytes h{0x0C, 0, 0, 0};
         decode_status st = decode_status::ok;
         for (std::size_t i = 0; i < h.size(); ++i)
             st = d.feed(&h[i], 1, [](const frame_view&) {});
@@ -294,7 +297,11 @@ TEST_CASE("wire: WELCOME payload checks", "[wire]")
         return parse_welcome(frame_view{frame_type::welcome, payload.data(), payload.size()}, w);
     };
     CHECK(parse({0x01, 0x03, 0, 0, 0, 100}) == decode_status::ok);
-    CHECK(parse({0x02, 0x03, 0, 0, 0, 100}) == decode_status::unsupported_version);
+    CHECK(parse({0x03, 0x03, 0, 0, 0, 100}) == decode_status::unsupported_version);
+    CHECK(parse({0x02, 0x03, 0, 0, 0, 100}) == decode_status::malformed_frame); // version 2 has 15 bytes
+    CHECK(parse({0x02, 0x03, 0, 0, 0, 100, 0, 0, 0, 50, 0, 1, 0, 0, 1}) == decode_status::ok);
+    CHECK(parse({0x02, 0x03, 0, 0, 0, 100, 0, 0, 0, 50, 0, 1, 0, 0, 2}) == decode_status::malformed_frame);
+    CHECK(parse({0x01, 0x03, 0, 0, 0, 100, 0, 0, 0, 50, 0, 1, 0, 0, 0}) == decode_status::malformed_frame);
     CHECK(parse({0x01, 0x00, 0, 0, 0, 100}) == decode_status::malformed_frame);  // zero misses
     CHECK(parse({0x01, 0x03, 0, 0, 0, 0}) == decode_status::malformed_frame);    // zero interval
 }

@@ -24,7 +24,8 @@ enum class offline_reason : std::uint8_t {
     left,           ///< the peer said goodbye
     replaced,       ///< a newer session claimed the same id
     protocol_error, ///< the peer sent something the protocol forbids
-    shutdown        ///< the local side is stopping
+    shutdown,       ///< the local side is stopping
+    kicked          ///< the application ended the peer's session (watcher::kick)
 };
 // Components above the core that have reasons of their own keep them in
 // their own enum (cluster presence: redis::cluster_reason, which mirrors
@@ -44,6 +45,7 @@ constexpr std::string_view to_string(offline_reason r) noexcept
     case offline_reason::replaced: return "replaced";
     case offline_reason::protocol_error: return "protocol_error";
     case offline_reason::shutdown: return "shutdown";
+    case offline_reason::kicked: return "kicked";
     }
     return "unknown";
 }

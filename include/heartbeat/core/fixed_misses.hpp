@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <stdexcept>
 
 namespace heartbeat {
@@ -53,6 +54,7 @@ public:
     /// What the policy keeps per peer.
     struct peer_state {
         duration interval;
+        std::uint32_t misses = 0; ///< renegotiated for this peer; 0: `options::misses`
     };
 
     fixed_misses() : fixed_misses(options{}) {}
@@ -75,7 +77,7 @@ public:
     const options& get_options() const noexcept { return opts_; }
 
     /// The state of a peer that has announced nothing.
-    peer_state initial_state() const noexcept { return {opts_.interval}; }
+    peer_state initial_state() const noexcept { return {opts_.interval, 0}; }
 
     /// Clamps `announced` into the configured bounds, stores it, and
     /// returns the interval the peer will be held to.
@@ -87,10 +89,16 @@ public:
 
     duration interval(const peer_state& s) const noexcept { return s.interval; }
 
+    /// Holds this peer to `misses` instead of the configured N (terms
+    /// renegotiated with it); zero restores N.
+    void set_misses(peer_state& s, unsigned misses) const noexcept { s.misses = misses; }
+
+    unsigned misses(const peer_state& s) const noexcept { return s.misses != 0 ? s.misses : opts_.misses; }
+
     /// The silence tolerated for this peer: misses * interval + grace.
     duration timeout(const peer_state& s) const noexcept
     {
-        return s.interval * static_cast<typename duration::rep>(opts_.misses)
+        return s.interval * static_cast<typename duration::rep>(misses(s))
                + opts_.grace;
     }
 

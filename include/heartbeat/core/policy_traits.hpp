@@ -7,6 +7,7 @@
 // it. docs/CORE.md lists the whole policy interface.
 
 #include <type_traits>
+#include <utility>
 
 namespace heartbeat {
 namespace detail {
@@ -17,6 +18,15 @@ struct declares_counts_misses : std::false_type {};
 template <class Policy>
 struct declares_counts_misses<Policy, std::void_t<decltype(Policy::counts_misses)>>
     : std::bool_constant<static_cast<bool>(Policy::counts_misses)> {};
+
+// Can the policy hold one peer to a miss count of its own (renegotiated
+// terms)? It says so with `set_misses(peer_state&, unsigned)`.
+template <class Policy, class = void>
+struct counts_misses_per_peer : std::false_type {};
+
+template <class Policy>
+struct counts_misses_per_peer<Policy, std::void_t<decltype(std::declval<const Policy&>().set_misses(
+                                          std::declval<typename Policy::peer_state&>(), 0u))>> : std::true_type {};
 
 } // namespace detail
 

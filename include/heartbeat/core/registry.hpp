@@ -7,6 +7,7 @@
 #include <heartbeat/core/detail/peer_table.hpp>
 #include <heartbeat/core/events.hpp>
 #include <heartbeat/core/fixed_misses.hpp>
+#include <heartbeat/core/policy_traits.hpp>
 #include <heartbeat/core/registry_types.hpp>
 
 #include <chrono>
@@ -150,6 +151,11 @@ public:
     }
 
     std::optional<duration> set_interval(peer_handle h, duration announced);
+
+    /// Holds a peer to renegotiated terms: `interval` (clamped, as by
+    /// set_interval) and, for a policy that counts misses per peer
+    /// (fixed_misses), `misses`. The deadline moves as with set_interval.
+    std::optional<duration> set_terms(peer_handle h, duration interval, unsigned misses);
 
     /// Forgets a peer. If it was online, raises offline with `reason` at
     /// `now` first. Its handle goes stale.

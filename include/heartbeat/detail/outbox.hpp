@@ -35,7 +35,7 @@ public:
     std::size_t bytes() const noexcept { return q_.bytes(); }
 
     /// Queues a frame the session machine wrote (copied: the machine reuses
-    /// its buffer). Urgent frames are at most 8 bytes.
+    /// its buffer). Urgent frames are at most send_queue::max_urgent bytes.
     void push_frame(const std::uint8_t* p, std::size_t n, bool urgent)
     {
         if (urgent)

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <cstddef>
@@ -32,9 +33,14 @@ class send_queue {
 public:
     static constexpr std::size_t max_batch = 16;
 
-    /// Queues a small control frame (at most 8 bytes) ahead of DATA.
+    /// The largest control frame push_urgent takes: version 2's BEAT (16
+    /// bytes); its ECHO is 12, TERMS 15, TERMS_ACK 10.
+    static constexpr std::size_t max_urgent = 16;
+
+    /// Queues a small control frame (at most max_urgent bytes) ahead of DATA.
     void push_urgent(const std::uint8_t* p, std::size_t n)
     {
+        assert(n <= max_urgent && "heartbeat: an urgent frame larger than send_queue::max_urgent");
         item it;
         std::memcpy(it.small.data(), p, n);
         it.small_size = static_cast<std::uint8_t>(n);
@@ -100,7 +106,7 @@ public:
 
 private:
     struct item {
-        std::array<std::uint8_t, 8> small{};
+        std::array<std::uint8_t, max_urgent> small{};
         std::uint8_t small_size = 0;
         shared_bytes big;
         erased_handler<error_code> done;

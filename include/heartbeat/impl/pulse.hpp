@@ -38,6 +38,7 @@ struct pulse<Stream, Clock, Policy>::state : std::enable_shared_from_this<state>
     detail::erased_handler<error_code> run_handler;
     std::function<void(std::string_view)> cb_message;
     std::function<void(duration, unsigned)> cb_welcome;
+    std::function<void(duration, unsigned)> cb_terms;
     error_code transport_error; // the last read or write failure, reported if it ends the session
     bool in_loop = false;
     bool stream_open = true;
@@ -46,6 +47,11 @@ struct pulse<Stream, Clock, Policy>::state : std::enable_shared_from_this<state>
     std::atomic<bool> established{false};
     std::atomic<rep> last_rtt{-1};
     std::atomic<rep> srtt{-1};
+    std::atomic<rep> rttvar{-1};
+    std::atomic<rep> retry_after{-1};
+    std::atomic<std::uint8_t> version{wire::protocol_version};
+    // What async_send may pass: ours, or less if the server said so.
+    std::atomic<std::size_t> send_limit{0};
     std::atomic<rep> interval_ticks{0};
     std::atomic<unsigned> misses{3};
     std::atomic<std::uint64_t> beats_sent{0};
@@ -57,6 +63,14 @@ struct pulse<Stream, Clock, Policy>::state : std::enable_shared_from_this<state>
         last_rtt.store(rtt ? rtt->count() : -1, std::memory_order_relaxed);
         const auto smoothed = machine.smoothed_rtt();
         srtt.store(smoothed ? smoothed->count() : -1, std::memory_order_relaxed);
+        const auto var = machine.rtt_variation();
+        rttvar.store(var ? var->count() : -1, std::memory_order_relaxed);
+        const auto wait = machine.retry_after();
+        retry_after.store(wait ? wait->count() : -1, std::memory_order_relaxed);
+        version.store(machine.version(), std::memory_order_relaxed);
+        const auto theirs = machine.server_max_frame();
+        send_limit.store(theirs ? std::min(*theirs, opts.peer_max_frame) : opts.peer_max_frame,
+                         std::memory_order_relaxed);
         interval_ticks.store(machine.interval().count(), std::memory_order_relaxed);
         misses.store(machine.misses(), std::memory_order_relaxed);
         beats_sent.store(machine.beats_sent(), std::memory_order_relaxed);
@@ -94,6 +108,11 @@ struct pulse<Stream, Clock, Policy>::state : std::enable_shared_from_this<state>
             publish();
             if (cb_welcome)
                 cb_welcome(a.interval, a.misses);
+            return true;
+        case kind::terms_changed:
+            publish();
+            if (cb_terms)
+                cb_terms(a.interval, a.misses);
             return true;
         case kind::wait_until: arm(a.at); return true;
         case kind::cancel_timer: timer.cancel(); return true;

@@ -11,7 +11,6 @@
 #include <heartbeat/watcher.hpp>
 
 #include <heartbeat/detail/accept_loop.hpp>
-#include <heartbeat/detail/rtt_table.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -43,6 +42,8 @@ struct watcher<Stream, Key, Policy>::session {
     std::vector<std::uint8_t> read_buffer;
     detail::outbox out;
     std::optional<Key> key;
+    // Its round-trip figures, shared with rtt() queries while online.
+    std::shared_ptr<detail::rtt_cell> rtt;
     // The id a refused HELLO claimed, kept for on_refused (rare: a pointer).
     std::unique_ptr<Key> claimed;
     peer_handle handle;
@@ -64,10 +65,11 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     {
         // The terms, read once: the registry's policy has clamped its
         // default interval.
+        const auto detection =
+            table.locked([](const registry_type& r) { return r.policy().get_options(); });
         session_options = std::make_shared<const typename session::machine_type::options>(
-            make_session_options(o, table.locked([](const registry_type& r) -> const auto& {
-                return r.policy().get_options();
-            })));
+            make_session_options(o, detection));
+        session_options_detection = {detection.min_interval, detection.max_interval};
         table.set_handler([this](const event_type& e) { on_event(e); });
         table.start(); // idle until the first peer comes online
     }
@@ -99,12 +101,19 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         s.on_duplicate = o.on_duplicate;
         s.close_on_timeout = o.close_on_timeout;
         s.default_interval = detection.interval;
+        s.max_version = o.max_version;
+        s.peer_max_frame = o.peer_max_frame;
+        s.server_full_retry_after = std::chrono::duration_cast<duration>(o.server_full_retry_after);
         // A miss-counting policy states its own N; an adaptive one has none,
         // so the client is told the watcher's client_misses.
-        if constexpr (counts_echoes_v<Policy>)
+        if constexpr (counts_echoes_v<Policy>) {
             s.misses = detection.misses;
-        else
+            s.grace = detection.grace;
+        }
+        else {
             s.misses = o.client_misses;
+            s.detection = wire::detection_kind::adaptive;
+        }
         return s;
     }
 
@@ -112,6 +121,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     options opts;
     // One copy for every session (each holds a pointer, not 80 bytes).
     std::shared_ptr<const typename session::machine_type::options> session_options;
+    std::pair<duration, duration> session_options_detection; // [min, max] interval the policy holds peers to
     detail::live_registry<Key, Policy, executor_type> table;
     std::unordered_map<Key, session_ptr> online; // key -> owning session
     std::unordered_set<session_ptr> sessions;
@@ -189,6 +199,17 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
                 cb_message(*s->key, a.bytes());
             return true;
         case kind::sample_rtt: sample_rtt(s); return true;
+        case kind::measured_rtt:
+            if (s->rtt) {
+                detail::rtt_cell::store(s->rtt->smoothed, s->machine.smoothed_rtt());
+                detail::rtt_cell::store(s->rtt->variation, s->machine.rtt_variation());
+                detail::rtt_cell::store(s->rtt->last, s->machine.last_rtt());
+            }
+            return true;
+        case kind::hold:
+            table.locked([&](registry_type& r) { return r.set_terms(s->handle, a.interval, a.misses); });
+            table.rearm();
+            return true;
         case kind::probe: return true; // TCP has no probe of its own; probe_interval stays zero here
         case kind::release: release(s, a.reason); return true;
         case kind::wait_until: arm(s, a.at); return true;
@@ -288,6 +309,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         else {
             s->admitted = true;
             s->key.emplace(std::move(key));
+            s->rtt = rtts.open(*s->key);
             online.emplace(*s->key, s);
             table.rearm();
         }
@@ -298,8 +320,10 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     {
         if (!s->key)
             return;
+        if (!s->rtt)
+            return;
         if (const auto rtt = detail::kernel_rtt(s->stream))
-            rtts.set(*s->key, *rtt);
+            detail::rtt_cell::store(s->rtt->kernel, std::optional<std::chrono::microseconds>(*rtt));
     }
 
     // Takes the session's peer out of the registry (its event is delivered
@@ -313,12 +337,27 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             online.erase(it);
         table.locked([&](registry_type& r) { return r.remove(s->handle, reason); });
         rtts.erase(*s->key);
+        s->rtt.reset();
         s->key.reset();
     }
 
     // ---- writing --------------------------------------------------------------
 
     void flush(const session_ptr& s);
+
+    // New terms for an online version 2 peer, clamped as the policy holds
+    // peers.
+    void renegotiate(const Key& id, duration interval, unsigned misses)
+    {
+        auto it = online.find(id);
+        if (it == online.end())
+            return;
+        const auto& bounds = session_options_detection;
+        const auto held = std::clamp(interval, bounds.first, bounds.second);
+        auto s = it->second;
+        if (s->machine.renegotiate(clock_type::now(), held, misses))
+            run(s);
+    }
 
     void send_to(const Key& id, const detail::shared_bytes& frame)
     {

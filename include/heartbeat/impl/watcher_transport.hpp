@@ -133,10 +133,12 @@ void watcher<Stream, Key, Policy>::impl::flush(const session_ptr& s)
 template <class Stream, class Key, class Policy>
 void watcher<Stream, Key, Policy>::impl::enqueue(const session_ptr& s, const detail::shared_bytes& frame)
 {
-    if (!s->machine.accept_send(frame->size(), s->out.bytes(), clock_type::now())) {
+    const auto verdict =
+        s->machine.accept_send(frame->size() - wire::header_size, frame->size(), s->out.bytes(), clock_type::now());
+    if (verdict == send_verdict::overflow)
         run(s); // a peer that cannot keep up is being closed
+    if (verdict != send_verdict::queued)
         return;
-    }
     s->out.queue().push(frame);
     flush(s);
 }

@@ -66,6 +66,7 @@ enum class cluster_reason : std::uint8_t {
     replaced,       ///< as offline_reason::replaced
     protocol_error, ///< as offline_reason::protocol_error
     shutdown,       ///< as offline_reason::shutdown (also: the gateway left the cluster)
+    kicked,         ///< as offline_reason::kicked
     // The cluster's own, clear of any local reason the core may add.
     gateway_lost = 64, ///< the gateway holding the peer stopped renewing its lease
     resynced           ///< went offline while its gateway could not reach Redis, and the
@@ -82,6 +83,7 @@ constexpr std::string_view to_string(cluster_reason r) noexcept
     case cluster_reason::replaced: return "replaced";
     case cluster_reason::protocol_error: return "protocol_error";
     case cluster_reason::shutdown: return "shutdown";
+    case cluster_reason::kicked: return "kicked";
     case cluster_reason::gateway_lost: return "gateway_lost";
     case cluster_reason::resynced: return "resynced";
     }

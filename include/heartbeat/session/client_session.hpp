@@ -8,6 +8,7 @@
 #include <heartbeat/core/policy_traits.hpp>
 #include <heartbeat/session/detail/action_queue.hpp>
 #include <heartbeat/session/detail/input.hpp>
+#include <heartbeat/session/detail/rtt_estimator.hpp>
 #include <heartbeat/session/error.hpp>
 #include <heartbeat/wire/decoder.hpp>
 
@@ -35,6 +36,7 @@ struct client_action {
         write,        ///< queue `bytes()` (`urgent`: ahead of queued DATA) and flush
         deliver,      ///< an application message, `bytes()`
         established,  ///< WELCOME accepted: the terms are `interval` and `misses`
+        terms_changed, ///< the server's TERMS adopted: `interval` and `misses` from now
         wait_until,   ///< (re)arm the session's timer for `at`, then `timer_fired`
         cancel_timer, ///< the timer is no longer needed
         close_after,  ///< drop queued frames not yet in flight, write `bytes()`, half-close once
@@ -56,8 +58,8 @@ struct client_action {
     ending end = ending::none;
     error code{};         ///< finish with ending::error
     time_point at{};      ///< wait_until
-    duration interval{};  ///< established
-    unsigned misses = 0;  ///< established
+    duration interval{};  ///< established, terms_changed
+    unsigned misses = 0;  ///< established, terms_changed
     const std::uint8_t* data = nullptr;
     std::size_t size = 0;
 
@@ -124,6 +126,11 @@ public:
         duration max_timeout = std::chrono::hours(1);
         /// The weight of a new sample in the smoothed RTT (RFC 6298: 1/8).
         double rtt_gain = 0.125;
+        /// The highest protocol version asked for (HELLO's v2 flag); 1
+        /// makes the client speak version 1 only. Against a version 1
+        /// server a version 2 client runs version 1: no refusal, no extra
+        /// round trip.
+        std::uint8_t max_version = wire::protocol_version_2;
         /// Settings of an adaptive detection policy (unused by fixed_misses).
         typename Policy::options detection{};
     };
@@ -132,7 +139,7 @@ public:
 
     explicit client_session(options o)
         : opts_(std::move(o)), decoder_(opts_.max_frame), policy_(opts_.detection), learned_(policy_.initial_state()),
-          interval_(opts_.interval), misses_(opts_.misses)
+          interval_(opts_.interval), misses_(opts_.misses), rtt_(opts_.rtt_gain)
     {
     }
 
@@ -144,8 +151,19 @@ public:
     bool can_send() const noexcept { return phase_ == phase::running; }
     duration interval() const noexcept { return interval_; }
     unsigned misses() const noexcept { return misses_; }
-    std::optional<duration> last_rtt() const noexcept { return last_rtt_; }
-    std::optional<duration> smoothed_rtt() const noexcept { return srtt_; }
+    std::optional<duration> last_rtt() const noexcept { return rtt_.last(); }
+    std::optional<duration> smoothed_rtt() const noexcept { return rtt_.smoothed(); }
+    std::optional<duration> rtt_variation() const noexcept { return rtt_.variation(); }
+    /// The protocol version the server's WELCOME granted (1 before it).
+    std::uint8_t version() const noexcept { return v2_ ? wire::protocol_version_2 : wire::protocol_version; }
+    /// Version 2's WELCOME: the server's grace, its frame limit and how it
+    /// detects. Nothing in version 1 (the server does not say).
+    std::optional<duration> server_grace() const noexcept { return grace_; }
+    std::optional<std::size_t> server_max_frame() const noexcept { return server_max_frame_; }
+    std::optional<wire::detection_kind> server_detection() const noexcept { return detection_; }
+    /// When a version 2 server refused us for now (server_full), how long
+    /// it asked us to wait before trying again.
+    std::optional<duration> retry_after() const noexcept { return retry_after_; }
     std::uint64_t beats_sent() const noexcept { return beats_sent_; }
     std::uint64_t echoes_received() const noexcept { return echoes_; }
     /// Beats written and not yet answered (bounded).
@@ -235,13 +253,15 @@ private:
         last_answer_ = std::max(last_answer_, now);
     }
 
-    void record_rtt(duration rtt)
+    void on_terms(const wire::frame_view& f);
+
+    // Acknowledges terms `id` (0: WELCOME's), telling the server our limit.
+    void acknowledge(std::uint16_t id, bool urgent);
+
+    // Checks terms against our bounds.
+    bool acceptable(duration iv, unsigned misses) const noexcept
     {
-        last_rtt_ = rtt;
-        if (!srtt_)
-            srtt_ = rtt;
-        else
-            srtt_ = *srtt_ + std::chrono::duration_cast<duration>((rtt - *srtt_) * opts_.rtt_gain);
+        return iv >= opts_.min_interval && iv <= opts_.max_interval && iv * misses <= opts_.max_timeout;
     }
 
     void beat(time_point now);
@@ -293,13 +313,23 @@ private:
     bool wrote_this_interval_ = false;
     bool heard_this_interval_ = false;
 
-    std::optional<duration> last_rtt_;
-    std::optional<duration> srtt_;
+    detail::rtt_estimator<duration> rtt_;
+    bool v2_ = false; // the server's WELCOME granted version 2
+    std::optional<duration> grace_;
+    std::optional<std::size_t> server_max_frame_;
+    std::optional<wire::detection_kind> detection_;
+    std::optional<duration> retry_after_;
+    // The stamp of the newest version 2 ECHO, returned in the next BEAT
+    // with how long we held it.
+    bool stamp_pending_ = false;
+    std::uint32_t stamp_ = 0;
+    time_point stamp_read_{};
     std::uint64_t beats_sent_ = 0;
     std::uint64_t echoes_ = 0;
 
     std::vector<std::uint8_t> hello_frame_;
-    wire::beat_frame beat_frame_{};
+    wire::stamped_frame beat_frame_{};
+    std::array<std::uint8_t, wire::header_size + wire::terms_ack_payload_size> ack_frame_{};
     std::array<std::uint8_t, wire::header_size + 1> goodbye_frame_{};
 };
 

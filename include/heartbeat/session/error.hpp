@@ -36,8 +36,13 @@ enum class error {
     rate_limited,        ///< frames arrived faster than the server allows
     unacceptable_terms,  ///< the server's WELCOME holds us to terms outside our bounds
     message_too_large,   ///< a message larger than the peer accepts (refused locally)
-    handshake_failed     ///< the transport's own handshake (TLS) failed; keep last
+    handshake_failed,    ///< the transport's own handshake (TLS) failed
+    timeout,             ///< the server heard nothing from us within its deadline (ERROR timeout)
+    kicked               ///< the server's application ended the session (watcher::kick); keep last
 };
+
+/// The highest value of `error`.
+inline constexpr error last_error = error::kicked;
 
 /// A short description of `e`, the message of its error_code and the text
 /// an ERROR frame carries.
@@ -64,6 +69,8 @@ constexpr const char* describe(error e) noexcept
     case error::unacceptable_terms: return "the server's interval or miss count is outside the accepted bounds";
     case error::message_too_large: return "message larger than the peer's frame limit";
     case error::handshake_failed: return "the transport's handshake (TLS) failed";
+    case error::timeout: return "the server heard nothing from this peer within its deadline";
+    case error::kicked: return "the server ended the session";
     }
     return "unknown heartbeat error";
 }
@@ -95,6 +102,7 @@ inline wire::error_code_value to_wire(error e) noexcept
     case error::bad_id: return wire::error_code_value::bad_id;
     case error::shutting_down: return wire::error_code_value::shutting_down;
     case error::rate_limited: return wire::error_code_value::rate_limited;
+    case error::timeout: return wire::error_code_value::timeout;
     default: return wire::error_code_value::protocol_error;
     }
 }
@@ -113,6 +121,7 @@ inline error from_wire(std::uint16_t code) noexcept
     case wire::error_code_value::shutting_down: return error::shutting_down;
     case wire::error_code_value::protocol_error: return error::protocol_error;
     case wire::error_code_value::rate_limited: return error::rate_limited;
+    case wire::error_code_value::timeout: return error::timeout;
     }
     return error::rejected;
 }
@@ -124,7 +133,7 @@ namespace detail {
 /// every session (a refusal costs no buffer of its own).
 inline const std::vector<std::uint8_t>& error_frame(error e)
 {
-    constexpr std::size_t count = static_cast<std::size_t>(error::handshake_failed) + 1;
+    constexpr std::size_t count = static_cast<std::size_t>(last_error) + 1;
     static const std::array<std::vector<std::uint8_t>, count> frames = [] {
         std::array<std::vector<std::uint8_t>, count> f;
         for (std::size_t i = 1; i < count; ++i)

@@ -5,6 +5,7 @@
 
 #include <heartbeat/core/events.hpp>
 #include <heartbeat/session/detail/input.hpp>
+#include <heartbeat/session/detail/rtt_estimator.hpp>
 #include <heartbeat/session/error.hpp>
 #include <heartbeat/wire/decoder.hpp>
 
@@ -17,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace heartbeat {
 
@@ -43,6 +45,9 @@ struct server_action {
         write,        ///< queue `bytes()` (`urgent`: ahead of queued DATA) and flush
         deliver,      ///< an application message, `bytes()`
         sample_rtt,   ///< refresh the transport's RTT estimate for this peer
+        measured_rtt, ///< a new round-trip sample: `rtt` (see the machine's smoothed_rtt())
+        hold,         ///< the registry holds the peer to `interval` and `misses` from now
+                      ///< (renegotiated terms)
         probe,        ///< send the transport's own liveness probe (a WebSocket ping), then
                       ///< `probe_answered` when its answer arrives
         release,      ///< take the peer out of the registry with `reason`
@@ -59,7 +64,9 @@ struct server_action {
     offline_reason reason{};       ///< release
     std::optional<error> cause;    ///< close_after, close: why the session ends, if not a normal end
     time_point at{};               ///< touch, admit, wait_until
-    duration interval{};           ///< authenticate (as announced, zero if none), admit (to hold)
+    duration interval{};           ///< authenticate (as announced, zero if none), admit and hold
+    duration rtt{};                ///< measured_rtt
+    unsigned misses = 0;           ///< hold
     std::string_view id;           ///< authenticate, admit
     std::string_view credential;   ///< authenticate
     const std::uint8_t* data = nullptr;
@@ -68,6 +75,14 @@ struct server_action {
     /// The frame to write or the message to deliver; valid until the
     /// machine's next step.
     std::string_view bytes() const noexcept { return {reinterpret_cast<const char*>(data), size}; }
+};
+
+/// The machine's answer to an application message (`accept_send`).
+enum class send_verdict : std::uint8_t {
+    queued,     ///< queue it: the peer is online and has room
+    not_online, ///< the peer is not (or no longer) online
+    too_large,  ///< larger than the peer accepts (its TERMS_ACK, or `peer_max_frame`)
+    overflow    ///< the peer cannot keep up: its queue is full and the session ends
 };
 
 /// The server's side of one connection, as a state machine without I/O.
@@ -129,6 +144,19 @@ public:
         /// miss count WELCOME states.
         duration default_interval = std::chrono::seconds(1);
         unsigned misses = 3;
+        /// Version 2's WELCOME states these too: the silence tolerated
+        /// beyond misses * interval, and how the server detects.
+        duration grace = duration::zero();
+        wire::detection_kind detection = wire::detection_kind::fixed;
+        /// The highest protocol version granted to a client that asks
+        /// (HELLO's v2 flag); 1 makes the server speak version 1 only.
+        std::uint8_t max_version = wire::protocol_version_2;
+        /// The largest payload the peer is assumed to accept until its
+        /// TERMS_ACK says (always, for a version 1 peer).
+        std::size_t peer_max_frame = wire::default_max_payload;
+        /// Sent to a version 2 client ahead of ERROR(server_full): how long
+        /// it should wait before it tries again. Zero sends none.
+        duration server_full_retry_after = std::chrono::seconds(5);
     };
 
     /// The registry's answer to `admit`.
@@ -144,7 +172,10 @@ public:
 
     /// Sessions of one server share their options (one copy, not one per
     /// connection).
-    explicit server_session(std::shared_ptr<const options> o) : opts_(std::move(o)), decoder_(opts_->max_frame) {}
+    explicit server_session(std::shared_ptr<const options> o)
+        : opts_(std::move(o)), decoder_(opts_->max_frame), peer_max_frame_(opts_->peer_max_frame)
+    {
+    }
 
     phase state() const noexcept { return phase_; }
     bool online() const noexcept { return phase_ == phase::online; }
@@ -153,6 +184,18 @@ public:
     bool registered() const noexcept { return registered_; }
     /// Frames decoded so far (a counter for metrics).
     std::uint64_t frames_decoded() const noexcept { return frames_; }
+    /// The protocol version the session runs (1 until a version 2 WELCOME).
+    std::uint8_t version() const noexcept { return v2_ ? wire::protocol_version_2 : wire::protocol_version; }
+    /// The round trip to the peer as the protocol measures it (version 2:
+    /// an ECHO's stamp returned in a later BEAT, less the client's hold).
+    std::optional<duration> last_rtt() const noexcept { return rtt_.last(); }
+    std::optional<duration> smoothed_rtt() const noexcept { return rtt_.smoothed(); }
+    std::optional<duration> rtt_variation() const noexcept { return rtt_.variation(); }
+    /// The largest payload the peer accepts (its TERMS_ACK, else the option).
+    std::size_t peer_max_frame() const noexcept { return peer_max_frame_; }
+    /// The terms the peer is held to now.
+    duration held_interval() const noexcept { return held_.interval; }
+    unsigned held_misses() const noexcept { return held_.misses; }
 
     // ---- inputs ----------------------------------------------------------
 
@@ -161,6 +204,7 @@ public:
     void start(time_point now, bool transport_handshake = false)
     {
         now_ = now;
+        epoch_ = now;
         deadline_ = now + opts_->hello_timeout;
         push_wait();
         if (transport_handshake) {
@@ -230,10 +274,21 @@ public:
     /// The server is stopping: welcomed peers get GOODBYE(shutting_down).
     void shutdown(time_point now);
 
-    /// The application wants to queue a frame of `frame_size` bytes with
-    /// `queued` bytes already waiting. True: queue it. False: the peer is not
-    /// online, or cannot keep up (then the session ends: see next()).
-    bool accept_send(std::size_t frame_size, std::size_t queued, time_point now);
+    /// The application ends this online session: ERROR(`why`) if given,
+    /// else GOODBYE(kicked); the peer goes offline(kicked).
+    /// @returns false if the session is not online.
+    bool kick(time_point now, std::optional<error> why = std::nullopt);
+
+    /// New terms for a version 2 peer: TERMS goes out; the peer is held to
+    /// them at once if they are longer (misses * interval), else from its
+    /// TERMS_ACK. `interval` must be one the policy holds peers to.
+    /// @returns false if the session is not online in version 2.
+    bool renegotiate(time_point now, duration interval, unsigned misses);
+
+    /// The application wants to queue a message of `payload_size` bytes
+    /// (`frame_size` with its header) with `queued` bytes already waiting.
+    /// On `overflow` the session ends: see next().
+    send_verdict accept_send(std::size_t payload_size, std::size_t frame_size, std::size_t queued, time_point now);
 
     // ---- output ----------------------------------------------------------
 
@@ -258,6 +313,30 @@ private:
     void on_hello(const wire::hello& h);
 
     void on_beat(const wire::frame_view& f);
+
+    void on_terms_ack(const wire::frame_view& f);
+
+    // A stamp the peer returned: one round-trip sample.
+    void on_returned(const wire::returned_stamp& r);
+
+    // The session's clock for stamps: microseconds since start, mod 2^32.
+    std::uint32_t stamp_now() const noexcept
+    {
+        return static_cast<std::uint32_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(now_ - epoch_).count());
+    }
+
+    struct held_terms {
+        duration interval{};
+        unsigned misses = 0;
+        duration timeout() const noexcept { return interval * static_cast<typename duration::rep>(misses); }
+    };
+
+    void push_hold(const held_terms& t) noexcept
+    {
+        held_ = t;
+        push(kind::hold);
+    }
 
     // Refuse or drop the peer: an ERROR frame, then close.
     void fail(error e)
@@ -298,33 +377,34 @@ private:
     // the timer, the frames, the end). An input decides each kind at most
     // once, and the set is drained before the next frame is read, so a
     // connection carries a few bytes of pending state, not a queue.
-    static constexpr kind hand_out_order[] = {kind::touch,      kind::authenticate, kind::admit,     kind::release,
-                                              kind::wait_until, kind::write,        kind::deliver,   kind::sample_rtt,
-                                              kind::probe,      kind::handshake,    kind::close_after, kind::close};
+    static constexpr kind hand_out_order[] = {kind::touch,      kind::authenticate, kind::admit,       kind::hold,
+                                              kind::release,    kind::wait_until,   kind::write,       kind::deliver,
+                                              kind::sample_rtt, kind::measured_rtt, kind::probe,       kind::handshake,
+                                              kind::close_after, kind::close};
     // A kind's bit is its rank in hand_out_order, so the next action to
     // hand out is the lowest bit set.
-    static constexpr std::uint16_t bit(kind k) noexcept
+    static constexpr std::uint32_t bit(kind k) noexcept
     {
         unsigned rank = 0;
         while (hand_out_order[rank] != k)
             ++rank;
-        return static_cast<std::uint16_t>(1u << rank);
+        return std::uint32_t{1} << rank;
     }
-    static constexpr std::array<std::uint16_t, 16> make_bits() noexcept
+    static constexpr std::array<std::uint32_t, 32> make_bits() noexcept
     {
-        std::array<std::uint16_t, 16> b{};
+        std::array<std::uint32_t, 32> b{};
         for (const kind k : hand_out_order)
             b[static_cast<std::size_t>(k)] = bit(k);
         return b;
     }
-    static constexpr std::array<std::uint16_t, 16> bits = make_bits();
-    static unsigned lowest_bit(std::uint16_t v) noexcept
+    static constexpr std::array<std::uint32_t, 32> bits = make_bits();
+    static unsigned lowest_bit(std::uint32_t v) noexcept
     {
 #if defined(__GNUC__) || defined(__clang__)
         return static_cast<unsigned>(__builtin_ctz(v));
 #else
         unsigned i = 0;
-        for (; (v & 1u) == 0; v = static_cast<std::uint16_t>(v >> 1))
+        for (; (v & 1u) == 0; v >>= 1)
             ++i;
         return i;
 #endif
@@ -332,7 +412,7 @@ private:
 
     action take(kind k) const noexcept;
 
-    void push(kind k) noexcept { pending_ = static_cast<std::uint16_t>(pending_ | bits[static_cast<std::size_t>(k)]); }
+    void push(kind k) noexcept { pending_ |= bits[static_cast<std::size_t>(k)]; }
     // The timer is always armed for deadline_ (the hello deadline, the
     // close deadline or the next probe), and the peer touched and admitted
     // at the instant of the input that decided it.
@@ -356,10 +436,13 @@ private:
 
     std::shared_ptr<const options> opts_;
     wire::decoder decoder_;
-    std::uint16_t pending_ = 0;
+    std::uint32_t pending_ = 0;
     bool timer_cancel_ = false;
     bool write_urgent_ = false;
     bool last_is_error_ = false; // close_after writes the shared ERROR frame for last_cause_
+    bool last_is_composed_ = false; // close_after writes composed_ (RETRY_AFTER, then ERROR)
+    bool v2_ = false;            // the peer asked for version 2 and we granted it
+    bool ack_shortens_ = false;  // the latest TERMS are shorter: held_ moves on its ack
     offline_reason release_reason_{};
     std::uint8_t last_cause_ = 0;  // an error's value; 0: a normal end
     std::uint8_t close_cause_ = 0;
@@ -371,6 +454,13 @@ private:
     std::size_t queued_ = 0;
     std::uint64_t frames_ = 0;
     time_point rtt_sampled_{};
+    time_point epoch_{}; // stamps count from here
+    detail::rtt_estimator<duration> rtt_;
+    held_terms held_{};    // what the registry holds the peer to
+    held_terms latest_{};  // the latest terms sent (WELCOME's, or TERMS)
+    std::uint16_t terms_sent_ = 0; // the id of the latest TERMS (0: WELCOME's)
+    std::size_t peer_max_frame_ = 0;
+    duration measured_{};  // the sample measured_rtt hands out
     time_point refilled_{};
     bool sampled_once_ = false;
     bool refilled_once_ = false;
@@ -386,8 +476,10 @@ private:
     // The one frame the machine writes at a time (ECHO, WELCOME or
     // GOODBYE; ERROR frames are constant per code and shared); the driver
     // copies it before the machine's next step.
-    std::array<std::uint8_t, wire::header_size + wire::welcome_payload_size> frame_{};
+    std::array<std::uint8_t, wire::header_size + wire::welcome_v2_payload_size> frame_{};
     std::uint8_t frame_size_ = 0;
+    // Only a refused version 2 peer's last words need two frames.
+    std::vector<std::uint8_t> composed_;
 };
 
 } // namespace heartbeat

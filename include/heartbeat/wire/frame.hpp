@@ -3,10 +3,11 @@
 #ifndef HEARTBEAT_WIRE_FRAME_HPP
 #define HEARTBEAT_WIRE_FRAME_HPP
 
-// The heartbeat wire protocol, version 1 (docs/PROTOCOL.md): frame types,
-// payload layouts, encoders and payload parsers. No Asio, no I/O.
+// The heartbeat wire protocol, versions 1 and 2 (docs/PROTOCOL.md): frame
+// types, payload layouts, encoders and payload parsers. No Asio, no I/O.
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -14,8 +15,30 @@
 
 namespace heartbeat::wire {
 
-/// The protocol version this library speaks.
+/// The base protocol: HELLO's version byte (its layout), and WELCOME's
+/// version in a session that runs version 1.
 inline constexpr std::uint8_t protocol_version = 1;
+
+/// The revision a client asks for with hello_flags::v2 and a server grants
+/// with a WELCOME of this version. Version 1 peers never see its frames.
+inline constexpr std::uint8_t protocol_version_2 = 2;
+
+/// Bits of HELLO's flags byte, which version 1 servers ignore: a client
+/// asks for a revision here, so meeting an older server costs neither a
+/// refusal nor a round trip.
+namespace hello_flags {
+inline constexpr std::uint8_t v2 = 0x01; ///< the client speaks version 2
+} // namespace hello_flags
+
+/// A duration as a u32 count of milliseconds, at least `floor` (an
+/// interval of 0 ms would mean "none").
+template <class Rep, class Period>
+std::uint32_t to_wire_ms(std::chrono::duration<Rep, Period> d, std::uint32_t floor) noexcept
+{
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    const long long lo = floor;
+    return static_cast<std::uint32_t>(ms < lo ? lo : ms > 0xFFFF'FFFFLL ? 0xFFFF'FFFFLL : ms);
+}
 
 /// Every frame starts with a 4-byte header: type, then payload length as a
 /// 24-bit big-endian integer.
@@ -41,10 +64,19 @@ enum class frame_type : std::uint8_t {
     beat = 0x04,    ///< client -> server: a sign of life with a sequence number
     echo = 0x05,    ///< server -> client: the answer to a beat
     data = 0x06,    ///< either way: application bytes (framed mode)
-    goodbye = 0x07  ///< either way: a graceful leave
+    goodbye = 0x07, ///< either way: a graceful leave
+    // Version 2 only: sent only in a session whose WELCOME said version 2
+    // (retry_after: to a client whose HELLO asked for it).
+    terms = 0x08,      ///< server -> client: new interval / misses / grace mid-session
+    terms_ack = 0x09,  ///< client -> server: terms adopted, and the client's frame limit
+    retry_after = 0x0A ///< server -> client: do not reconnect before this (ahead of ERROR)
 };
 
-constexpr bool is_known(std::uint8_t t) noexcept { return t >= 0x01 && t <= 0x07; }
+/// The highest frame type of version 1: a version 1 receiver refuses any
+/// type above it.
+inline constexpr std::uint8_t last_v1_frame_type = 0x07;
+
+constexpr bool is_known(std::uint8_t t) noexcept { return t >= 0x01 && t <= 0x0A; }
 
 /// Codes carried by an ERROR frame (16 bits on the wire).
 enum class error_code_value : std::uint16_t {
@@ -57,14 +89,16 @@ enum class error_code_value : std::uint16_t {
     server_full = 7,         ///< the server tracks max_peers already
     bad_id = 8,              ///< empty or unacceptable peer id
     shutting_down = 9,       ///< the server is stopping
-    rate_limited = 10        ///< the peer sent frames faster than allowed
+    rate_limited = 10,       ///< the peer sent frames faster than allowed
+    timeout = 11             ///< the server heard nothing from the peer within its deadline
 };
 
 /// Reasons carried by a GOODBYE frame.
 enum class goodbye_reason : std::uint8_t {
     normal = 0,        ///< the peer is leaving on purpose
     shutting_down = 1, ///< the peer's process is stopping
-    replaced = 2       ///< the server closes this session for a newer one
+    replaced = 2,      ///< the server closes this session for a newer one
+    kicked = 3         ///< the server's application ended this session (watcher::kick)
 };
 
 /// What can be wrong with received bytes. Each maps to a specific error.
@@ -144,6 +178,7 @@ struct hello {
     std::uint32_t interval_ms = 0; ///< 0: no preference, use the server's default
     std::string_view id;
     std::string_view credential;
+    std::uint8_t flags = 0; ///< hello_flags: the revisions the client asks for
 };
 
 /// Appends a HELLO frame. Ids longer than max_id_size and credentials
@@ -160,7 +195,7 @@ inline void append_hello(std::vector<std::uint8_t>& out, const hello& h)
     *p++ = hello_magic[0];
     *p++ = hello_magic[1];
     *p++ = h.version;
-    *p++ = 0; // flags, reserved
+    *p++ = h.flags;
     detail::put_u32(p, h.interval_ms);
     p += 4;
     *p++ = static_cast<std::uint8_t>(h.id.size());
@@ -172,31 +207,134 @@ inline void append_hello(std::vector<std::uint8_t>& out, const hello& h)
         *p++ = static_cast<std::uint8_t>(c);
 }
 
-/// The fields of WELCOME: the terms the server holds the client to.
+/// How the server decides that a peer is gone (WELCOME version 2).
+enum class detection_kind : std::uint8_t {
+    fixed = 0,   ///< offline after misses * interval + grace of silence, exactly
+    adaptive = 1 ///< the server learns from arrival times (phi-accrual): misses * interval is
+                 ///< the client's own watchdog of the server, not the server's deadline
+};
+
+/// The fields of WELCOME: the terms the server holds the client to. A
+/// version 1 WELCOME carries `misses` and `interval_ms` only.
 struct welcome {
     std::uint8_t version = protocol_version;
     std::uint8_t misses = 3;
     std::uint32_t interval_ms = 1000;
+    std::uint32_t grace_ms = 0;           ///< version 2: silence tolerated beyond misses * interval
+    std::uint32_t max_frame = 65536;      ///< version 2: the largest payload the server accepts
+    detection_kind detection = detection_kind::fixed; ///< version 2
 };
 
 inline constexpr std::size_t welcome_payload_size = 6;
+inline constexpr std::size_t welcome_v2_payload_size = 15;
 
-/// Writes a WELCOME frame at `out` (header_size + welcome_payload_size
-/// bytes); returns its size.
+/// Writes a WELCOME frame of `w.version`'s layout at `out` (room for
+/// header_size + welcome_v2_payload_size bytes); returns its size.
 inline std::size_t encode_welcome(std::uint8_t* out, const welcome& w) noexcept
 {
-    encode_header(out, frame_type::welcome, welcome_payload_size);
+    const bool v2 = w.version >= protocol_version_2;
+    encode_header(out, frame_type::welcome, v2 ? welcome_v2_payload_size : welcome_payload_size);
     out[4] = w.version;
     out[5] = w.misses;
     detail::put_u32(out + 6, w.interval_ms);
-    return header_size + welcome_payload_size;
+    if (!v2)
+        return header_size + welcome_payload_size;
+    detail::put_u32(out + 10, w.grace_ms);
+    detail::put_u32(out + 14, w.max_frame);
+    out[18] = static_cast<std::uint8_t>(w.detection);
+    return header_size + welcome_v2_payload_size;
 }
 
 inline void append_welcome(std::vector<std::uint8_t>& out, const welcome& w)
 {
     const std::size_t at = out.size();
-    out.resize(at + header_size + welcome_payload_size);
-    encode_welcome(out.data() + at, w);
+    out.resize(at + header_size + welcome_v2_payload_size);
+    out.resize(at + encode_welcome(out.data() + at, w));
+}
+
+/// Version 2's ECHO: the beat's sequence number and the server's stamp,
+/// which the client returns in a later BEAT with how long it held it, so
+/// the server measures the round trip without a frame of its own.
+inline constexpr std::size_t echo_v2_payload_size = 8;
+/// Version 2's BEAT with a stamp to return (a BEAT with none is 4 bytes).
+inline constexpr std::size_t beat_v2_payload_size = 12;
+
+/// The largest BEAT or ECHO frame (version 2's BEAT with its stamp).
+using stamped_frame = std::array<std::uint8_t, header_size + beat_v2_payload_size>;
+
+/// A stamp the client returns: the ECHO's `stamp`, and the microseconds
+/// from reading that ECHO to writing this BEAT.
+struct returned_stamp {
+    std::uint32_t stamp = 0;
+    std::uint32_t held_us = 0;
+};
+
+/// Writes a BEAT of version 2 with `r` returned; returns its size (16).
+inline std::size_t encode_beat_v2(std::uint8_t* out, std::uint32_t seq, const returned_stamp& r) noexcept
+{
+    encode_header(out, frame_type::beat, beat_v2_payload_size);
+    detail::put_u32(out + header_size, seq);
+    detail::put_u32(out + header_size + 4, r.stamp);
+    detail::put_u32(out + header_size + 8, r.held_us);
+    return header_size + beat_v2_payload_size;
+}
+
+/// Writes an ECHO of version 2; returns its size (12).
+inline std::size_t encode_echo_v2(std::uint8_t* out, std::uint32_t seq, std::uint32_t stamp) noexcept
+{
+    encode_header(out, frame_type::echo, echo_v2_payload_size);
+    detail::put_u32(out + header_size, seq);
+    detail::put_u32(out + header_size + 4, stamp);
+    return header_size + echo_v2_payload_size;
+}
+
+/// TERMS (version 2): the server changes the peer's terms mid-session.
+/// `id` numbers them 1, 2, ... (WELCOME's terms are 0), wrapping.
+struct terms {
+    std::uint16_t id = 0;
+    std::uint8_t misses = 3;
+    std::uint32_t interval_ms = 1000;
+    std::uint32_t grace_ms = 0;
+};
+
+inline constexpr std::size_t terms_payload_size = 11;
+
+inline std::size_t encode_terms(std::uint8_t* out, const terms& t) noexcept
+{
+    encode_header(out, frame_type::terms, terms_payload_size);
+    detail::put_u16(out + header_size, t.id);
+    out[header_size + 2] = t.misses;
+    detail::put_u32(out + header_size + 3, t.interval_ms);
+    detail::put_u32(out + header_size + 7, t.grace_ms);
+    return header_size + terms_payload_size;
+}
+
+/// TERMS_ACK (version 2): the client has adopted terms `id` (0: WELCOME's)
+/// and accepts payloads up to `max_frame` bytes.
+struct terms_ack {
+    std::uint16_t id = 0;
+    std::uint32_t max_frame = 65536;
+};
+
+inline constexpr std::size_t terms_ack_payload_size = 6;
+
+inline std::size_t encode_terms_ack(std::uint8_t* out, const terms_ack& a) noexcept
+{
+    encode_header(out, frame_type::terms_ack, terms_ack_payload_size);
+    detail::put_u16(out + header_size, a.id);
+    detail::put_u32(out + header_size + 2, a.max_frame);
+    return header_size + terms_ack_payload_size;
+}
+
+inline constexpr std::size_t retry_after_payload_size = 4;
+
+/// RETRY_AFTER (version 2): the client should wait `ms` milliseconds
+/// before it connects again; the ERROR that follows says why.
+inline std::size_t encode_retry_after(std::uint8_t* out, std::uint32_t ms) noexcept
+{
+    encode_header(out, frame_type::retry_after, retry_after_payload_size);
+    detail::put_u32(out + header_size, ms);
+    return header_size + retry_after_payload_size;
 }
 
 /// The longest message an ERROR frame carries.
@@ -226,9 +364,11 @@ inline std::array<std::uint8_t, header_size + 1> encode_goodbye(goodbye_reason r
     return f;
 }
 
-/// The smallest and largest payload each frame type may have; checked as
-/// soon as a header arrives, so a BEAT claiming megabytes is refused before
-/// a byte of it is buffered.
+/// The smallest and largest payload each frame type may have in any
+/// version; checked as soon as a header arrives, so a BEAT claiming
+/// megabytes is refused before a byte of it is buffered. The sessions then
+/// check the exact size their version sets (a 12-byte BEAT is an error in
+/// a version 1 session).
 struct payload_bounds {
     std::size_t min;
     std::size_t max;
@@ -238,12 +378,15 @@ constexpr payload_bounds bounds_of(frame_type t) noexcept
 {
     switch (t) {
     case frame_type::hello: return {2 + 1 + 1 + 4 + 1 + 2, 2 + 1 + 1 + 4 + 1 + max_id_size + 2 + max_credential_size};
-    case frame_type::welcome: return {welcome_payload_size, welcome_payload_size};
+    case frame_type::welcome: return {welcome_payload_size, welcome_v2_payload_size};
     case frame_type::error: return {2, 2 + max_error_message};
-    case frame_type::beat:
-    case frame_type::echo: return {4, 4};
+    case frame_type::beat: return {4, beat_v2_payload_size};
+    case frame_type::echo: return {4, echo_v2_payload_size};
     case frame_type::data: return {0, max_encodable_payload};
     case frame_type::goodbye: return {1, 1};
+    case frame_type::terms: return {terms_payload_size, terms_payload_size};
+    case frame_type::terms_ack: return {terms_ack_payload_size, terms_ack_payload_size};
+    case frame_type::retry_after: return {retry_after_payload_size, retry_after_payload_size};
     }
     return {0, 0};
 }
@@ -265,6 +408,7 @@ inline decode_status parse_hello(const frame_view& f, hello& out) noexcept
     if (n < bounds_of(frame_type::hello).min)
         return decode_status::malformed_frame;
     out.version = p[2];
+    out.flags = p[3];
     out.interval_ms = detail::get_u32(p + 4);
     const std::size_t id_len = p[8];
     if (n < 9 + id_len + 2)
@@ -277,17 +421,89 @@ inline decode_status parse_hello(const frame_view& f, hello& out) noexcept
     return decode_status::ok;
 }
 
+/// Parses WELCOME: version 1 in 6 bytes, version 2 in 15.
 inline decode_status parse_welcome(const frame_view& f, welcome& out) noexcept
 {
-    if (f.size != welcome_payload_size)
+    if (f.size < 1)
         return decode_status::malformed_frame;
     out.version = f.payload[0];
+    if (out.version != protocol_version && out.version != protocol_version_2)
+        return decode_status::unsupported_version;
+    const bool v2 = out.version == protocol_version_2;
+    if (f.size != (v2 ? welcome_v2_payload_size : welcome_payload_size))
+        return decode_status::malformed_frame;
     out.misses = f.payload[1];
     out.interval_ms = detail::get_u32(f.payload + 2);
-    if (out.version != protocol_version)
-        return decode_status::unsupported_version;
     if (out.misses == 0 || out.interval_ms == 0)
         return decode_status::malformed_frame;
+    if (v2) {
+        out.grace_ms = detail::get_u32(f.payload + 6);
+        out.max_frame = detail::get_u32(f.payload + 10);
+        const std::uint8_t d = f.payload[14];
+        if (d > static_cast<std::uint8_t>(detection_kind::adaptive))
+            return decode_status::malformed_frame;
+        out.detection = static_cast<detection_kind>(d);
+    }
+    return decode_status::ok;
+}
+
+inline decode_status parse_terms(const frame_view& f, terms& out) noexcept
+{
+    if (f.size != terms_payload_size)
+        return decode_status::malformed_frame;
+    out.id = detail::get_u16(f.payload);
+    out.misses = f.payload[2];
+    out.interval_ms = detail::get_u32(f.payload + 3);
+    out.grace_ms = detail::get_u32(f.payload + 7);
+    if (out.misses == 0 || out.interval_ms == 0)
+        return decode_status::malformed_frame;
+    return decode_status::ok;
+}
+
+inline decode_status parse_terms_ack(const frame_view& f, terms_ack& out) noexcept
+{
+    if (f.size != terms_ack_payload_size)
+        return decode_status::malformed_frame;
+    out.id = detail::get_u16(f.payload);
+    out.max_frame = detail::get_u32(f.payload + 2);
+    return decode_status::ok;
+}
+
+inline decode_status parse_retry_after(const frame_view& f, std::uint32_t& ms) noexcept
+{
+    if (f.size != retry_after_payload_size)
+        return decode_status::malformed_frame;
+    ms = detail::get_u32(f.payload);
+    return decode_status::ok;
+}
+
+/// Parses a BEAT of either version: 4 bytes (no stamp to return) or, in
+/// version 2, 12. `stamped` says which.
+inline decode_status parse_beat(const frame_view& f, bool v2, std::uint32_t& seq, returned_stamp& r,
+                                bool& stamped) noexcept
+{
+    stamped = false;
+    if (f.size == 4) {
+        seq = detail::get_u32(f.payload);
+        return decode_status::ok;
+    }
+    if (!v2 || f.size != beat_v2_payload_size)
+        return decode_status::malformed_frame;
+    seq = detail::get_u32(f.payload);
+    r.stamp = detail::get_u32(f.payload + 4);
+    r.held_us = detail::get_u32(f.payload + 8);
+    stamped = true;
+    return decode_status::ok;
+}
+
+/// Parses an ECHO: 4 bytes in version 1, 8 (with the server's stamp) in
+/// version 2.
+inline decode_status parse_echo(const frame_view& f, bool v2, std::uint32_t& seq, std::uint32_t& stamp) noexcept
+{
+    if (f.size != (v2 ? echo_v2_payload_size : 4))
+        return decode_status::malformed_frame;
+    seq = detail::get_u32(f.payload);
+    stamp = v2 ? detail::get_u32(f.payload + 4) : 0;
     return decode_status::ok;
 }
 

@@ -38,10 +38,21 @@ auto registry<Key, Clock, Policy, Hash, KeyEqual>::set_interval(peer_handle h,
                                                                 duration announced)
     -> std::optional<duration>
 {
+    return set_terms(h, announced, 0);
+}
+
+template <class Key, class Clock, class Policy, class Hash, class KeyEqual>
+auto registry<Key, Clock, Policy, Hash, KeyEqual>::set_terms(peer_handle h, duration interval, unsigned misses)
+    -> std::optional<duration>
+{
     if (!table_.live(h))
         return std::nullopt;
     slot& s = table_[h.index];
-    const duration held = policy_.set_interval(s.state, announced);
+    const duration held = policy_.set_interval(s.state, interval);
+    if constexpr (detail::counts_misses_per_peer<Policy>::value) {
+        if (misses != 0)
+            policy_.set_misses(s.state, misses);
+    }
     if (s.status == peer_status::online) {
         const time_point before = s.deadline;
         s.deadline = policy_.offline_at(s.state, s.last_seen);

@@ -22,9 +22,10 @@ void client_session<Clock, Policy>::start(time_point now)
     phase_ = phase::hello;
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.interval).count();
     hello_frame_.clear();
+    const std::uint8_t flags = opts_.max_version >= wire::protocol_version_2 ? wire::hello_flags::v2 : 0;
     wire::append_hello(hello_frame_, {wire::protocol_version,
                                       static_cast<std::uint32_t>(std::clamp<long long>(ms, 0, 0xFFFF'FFFFLL)),
-                                      opts_.id, opts_.credential});
+                                      opts_.id, opts_.credential, flags});
     action a = make(kind::write);
     a.data = hello_frame_.data();
     a.size = hello_frame_.size();
@@ -163,6 +164,15 @@ template <class Clock, class Policy>
 void client_session<Clock, Policy>::on_frame(const wire::frame_view& f)
 {
     using wire::frame_type;
+    const bool asked_v2 = opts_.max_version >= wire::protocol_version_2;
+    if (f.type == frame_type::retry_after && asked_v2 && !v2_ && phase_ == phase::hello) {
+        // Only ahead of a refusal, which the next frame says.
+        std::uint32_t ms = 0;
+        if (wire::parse_retry_after(f, ms) != wire::decode_status::ok)
+            return finish(ending::error, error::protocol_error);
+        retry_after_ = std::chrono::duration_cast<duration>(std::chrono::milliseconds(ms));
+        return;
+    }
     if (phase_ == phase::hello) {
         if (f.type == frame_type::welcome)
             return on_welcome(f);
@@ -175,10 +185,20 @@ void client_session<Clock, Policy>::on_frame(const wire::frame_view& f)
     switch (f.type) {
     case frame_type::echo: {
         std::uint32_t seq = 0;
-        if (wire::parse_sequence(f, seq) != wire::decode_status::ok)
+        std::uint32_t stamp = 0;
+        if (wire::parse_echo(f, v2_, seq, stamp) != wire::decode_status::ok)
             return finish(ending::error, error::protocol_error);
+        if (v2_) {
+            stamp_pending_ = true;
+            stamp_ = stamp;
+            stamp_read_ = now_;
+        }
         return on_echo(seq);
     }
+    case frame_type::terms:
+        if (!v2_)
+            return finish(ending::error, error::protocol_error);
+        return on_terms(f);
     case frame_type::data: {
         action a = make(kind::deliver);
         a.data = f.payload;
@@ -194,6 +214,7 @@ void client_session<Clock, Policy>::on_frame(const wire::frame_view& f)
             return finish(ending::success, {}); // we were leaving anyway
         return finish(ending::error, r == wire::goodbye_reason::replaced        ? error::replaced
                                      : r == wire::goodbye_reason::shutting_down ? error::shutting_down
+                                     : r == wire::goodbye_reason::kicked        ? error::kicked
                                                                                 : error::peer_left);
     }
     default: return finish(ending::error, error::protocol_error);
@@ -206,10 +227,18 @@ void client_session<Clock, Policy>::on_welcome(const wire::frame_view& f)
     wire::welcome w;
     if (const auto st = wire::parse_welcome(f, w); st != wire::decode_status::ok)
         return finish(ending::error, to_error(st));
+    if (w.version == wire::protocol_version_2 && opts_.max_version < wire::protocol_version_2)
+        return finish(ending::error, error::unsupported_version); // granted what we never asked for
     const auto iv = std::chrono::duration_cast<duration>(std::chrono::milliseconds(w.interval_ms));
-    if (iv < opts_.min_interval || iv > opts_.max_interval || iv * w.misses > opts_.max_timeout)
+    if (!acceptable(iv, w.misses))
         return finish(ending::error, error::unacceptable_terms);
     phase_ = phase::running;
+    v2_ = w.version == wire::protocol_version_2;
+    if (v2_) {
+        grace_ = std::chrono::duration_cast<duration>(std::chrono::milliseconds(w.grace_ms));
+        server_max_frame_ = w.max_frame;
+        detection_ = w.detection;
+    }
     interval_ = iv;
     misses_ = w.misses;
     last_answer_ = now_;
@@ -223,6 +252,48 @@ void client_session<Clock, Policy>::on_welcome(const wire::frame_view& f)
     a.interval = iv;
     a.misses = w.misses;
     queue_.push(a);
+    if (v2_)
+        acknowledge(0, false);
+}
+
+template <class Clock, class Policy>
+void client_session<Clock, Policy>::acknowledge(std::uint16_t id, bool urgent)
+{
+    wire::encode_terms_ack(ack_frame_.data(), {id, static_cast<std::uint32_t>(std::min<std::size_t>(
+                                                       opts_.max_frame, wire::max_encodable_payload))});
+    action a = make(kind::write);
+    a.urgent = urgent;
+    a.data = ack_frame_.data();
+    a.size = ack_frame_.size();
+    queue_.push(a);
+}
+
+template <class Clock, class Policy>
+void client_session<Clock, Policy>::on_terms(const wire::frame_view& f)
+{
+    wire::terms t;
+    if (wire::parse_terms(f, t) != wire::decode_status::ok)
+        return finish(ending::error, error::protocol_error);
+    const auto iv = std::chrono::duration_cast<duration>(std::chrono::milliseconds(t.interval_ms));
+    if (!acceptable(iv, t.misses))
+        return finish(ending::error, error::unacceptable_terms);
+    if (phase_ != phase::running)
+        return; // leaving: GOODBYE is on its way
+    acknowledge(t.id, true);
+    // Adopted at once: the next beat comes no later than one new interval
+    // from now, so a server that shortens on our ack never waits longer
+    // than the terms it holds us to.
+    interval_ = iv;
+    misses_ = t.misses;
+    grace_ = std::chrono::duration_cast<duration>(std::chrono::milliseconds(t.grace_ms));
+    beat_due_ = std::min(beat_due_, now_ + iv);
+    if constexpr (!counts_echoes)
+        policy_.set_interval(learned_, iv);
+    action a = make(kind::terms_changed);
+    a.interval = iv;
+    a.misses = t.misses;
+    queue_.push(a);
+    rearm();
 }
 
 template <class Clock, class Policy>
@@ -240,7 +311,7 @@ void client_session<Clock, Policy>::on_echo(std::uint32_t seq)
     const bool newest = !unanswered_.empty() && unanswered_.back().seq == seq;
     while (!unanswered_.empty() && static_cast<std::int32_t>(unanswered_.front().seq - seq) <= 0) {
         if (unanswered_.front().seq == seq)
-            record_rtt(now_ - unanswered_.front().written);
+            rtt_.add(now_ - unanswered_.front().written);
         unanswered_.pop_front();
     }
     if (newest)
@@ -259,13 +330,23 @@ void client_session<Clock, Policy>::beat(time_point now)
     if ((opts_.beat_only_when_idle && busy_both_ways) || queued_beat_)
         return;
     const std::uint32_t seq = next_seq_++;
-    const auto frame = wire::encode_beat(seq);
-    std::copy(frame.begin(), frame.end(), beat_frame_.begin());
+    std::size_t size = 0;
+    if (stamp_pending_) {
+        stamp_pending_ = false;
+        const auto held = std::chrono::duration_cast<std::chrono::microseconds>(now - stamp_read_).count();
+        size = wire::encode_beat_v2(beat_frame_.data(), seq,
+                                    {stamp_, static_cast<std::uint32_t>(std::clamp<long long>(held, 0, 0xFFFF'FFFFLL))});
+    }
+    else {
+        const auto frame = wire::encode_beat(seq);
+        std::copy(frame.begin(), frame.end(), beat_frame_.begin());
+        size = frame.size();
+    }
     queued_beat_ = seq;
     action a = make(kind::write);
     a.urgent = true;
     a.data = beat_frame_.data();
-    a.size = frame.size();
+    a.size = size;
     queue_.push(a);
 }
 

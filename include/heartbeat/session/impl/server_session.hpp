@@ -67,8 +67,19 @@ void server_session<Clock>::admitted(const admission& r, time_point now)
         return;
     if (r.result == admission::outcome::taken)
         return fail(error::duplicate_id);
-    if (r.result == admission::outcome::full)
+    if (r.result == admission::outcome::full) {
+        if (!v2_ || opts_->server_full_retry_after <= duration::zero())
+            return fail(error::server_full);
+        // A version 2 client also hears when to come back.
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(opts_->server_full_retry_after);
+        composed_.resize(wire::header_size + wire::retry_after_payload_size);
+        wire::encode_retry_after(composed_.data(),
+                                 static_cast<std::uint32_t>(std::min<long long>(wait.count(), 0xFFFF'FFFFLL)));
+        const auto& refusal = detail::error_frame(error::server_full);
+        composed_.insert(composed_.end(), refusal.begin(), refusal.end());
+        last_is_composed_ = true;
         return fail(error::server_full);
+    }
     registered_ = true;
     phase_ = phase::online;
     if (probing()) {
@@ -78,10 +89,16 @@ void server_session<Clock>::admitted(const admission& r, time_point now)
     else {
         push_timer(true);
     }
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.held).count();
     wire::welcome w;
-    w.misses = static_cast<std::uint8_t>(std::min(opts_->misses, 255u));
-    w.interval_ms = static_cast<std::uint32_t>(std::clamp<long long>(ms, 1, 0xFFFF'FFFFLL));
+    w.misses = static_cast<std::uint8_t>(std::clamp(opts_->misses, 1u, 255u));
+    w.interval_ms = wire::to_wire_ms(r.held, 1);
+    held_ = latest_ = {r.held, w.misses};
+    if (v2_) {
+        w.version = wire::protocol_version_2;
+        w.grace_ms = wire::to_wire_ms(opts_->grace, 0);
+        w.max_frame = static_cast<std::uint32_t>(std::min<std::size_t>(opts_->max_frame, wire::max_encodable_payload));
+        w.detection = opts_->detection;
+    }
     frame_size_ = static_cast<std::uint8_t>(wire::encode_welcome(frame_.data(), w));
     push_write(false);
 }
@@ -92,9 +109,51 @@ void server_session<Clock>::timed_out(time_point now)
     now_ = now;
     if (phase_ != phase::online || !opts_->close_on_timeout)
         return;
-    // The registry already said offline(timeout): forget the record and
-    // close without a goodbye (the peer is not reading).
-    end_now(std::nullopt, offline_reason::timeout);
+    // The registry already said offline(timeout). The peer may still read
+    // (a one-way outage, a paused process): it hears why, within the close
+    // linger.
+    release(offline_reason::timeout);
+    close_after(error::timeout, true);
+}
+
+template <class Clock>
+bool server_session<Clock>::kick(time_point now, std::optional<error> why)
+{
+    now_ = now;
+    if (phase_ != phase::online)
+        return false;
+    release(offline_reason::kicked);
+    if (why)
+        close_after(*why, true);
+    else {
+        frame_size_ = encode_goodbye(wire::goodbye_reason::kicked);
+        close_after(error::kicked, false);
+    }
+    return true;
+}
+
+template <class Clock>
+bool server_session<Clock>::renegotiate(time_point now, duration interval, unsigned misses)
+{
+    now_ = now;
+    if (phase_ != phase::online || !v2_ || interval <= duration::zero() || misses == 0)
+        return false;
+    const held_terms next{interval, std::min(misses, 255u)};
+    wire::terms t;
+    t.id = ++terms_sent_;
+    t.misses = static_cast<std::uint8_t>(next.misses);
+    t.interval_ms = wire::to_wire_ms(interval, 1);
+    t.grace_ms = wire::to_wire_ms(opts_->grace, 0);
+    frame_size_ = static_cast<std::uint8_t>(wire::encode_terms(frame_.data(), t));
+    push_write(true);
+    latest_ = next;
+    // Longer terms hold at once (the peer beats faster than they ask
+    // until it adopts them); shorter ones only once the peer says it beats
+    // by them, so the deadline never runs ahead of the beats.
+    ack_shortens_ = next.timeout() < held_.timeout();
+    if (!ack_shortens_)
+        push_hold(next);
+    return true;
 }
 
 template <class Clock>
@@ -122,18 +181,21 @@ void server_session<Clock>::shutdown(time_point now)
 }
 
 template <class Clock>
-bool server_session<Clock>::accept_send(std::size_t frame_size, std::size_t queued, time_point now)
+send_verdict server_session<Clock>::accept_send(std::size_t payload_size, std::size_t frame_size, std::size_t queued,
+                                                time_point now)
 {
     now_ = now;
     if (phase_ != phase::online)
-        return false;
+        return send_verdict::not_online;
+    if (payload_size > peer_max_frame_)
+        return send_verdict::too_large;
     if (queued + frame_size > opts_->max_send_queue) {
         // A peer that cannot keep up is closed rather than buffered
         // without bound.
         fail(error::send_queue_full);
-        return false;
+        return send_verdict::overflow;
     }
-    return true;
+    return send_verdict::queued;
 }
 
 template <class Clock>
@@ -205,6 +267,17 @@ void server_session<Clock>::on_frame(const wire::frame_view& f)
         return push(kind::deliver);
     }
     case wire::frame_type::goodbye: return end_now(std::nullopt, offline_reason::left);
+    case wire::frame_type::terms_ack:
+        if (!v2_)
+            return fail(error::protocol_error);
+        return on_terms_ack(f);
+    case wire::frame_type::error: {
+        // A client's ERROR says why it is closing: nothing to answer.
+        wire::error_frame e;
+        if (wire::parse_error(f, e) != wire::decode_status::ok)
+            return fail(error::protocol_error);
+        return end_now(std::nullopt, offline_reason::disconnected);
+    }
     default: return fail(error::protocol_error);
     }
 }
@@ -216,6 +289,7 @@ void server_session<Clock>::on_hello(const wire::hello& h)
         return fail(error::bad_id);
     id_ = h.id;
     credential_ = h.credential;
+    v2_ = (h.flags & wire::hello_flags::v2) != 0 && opts_->max_version >= wire::protocol_version_2;
     announced_ = std::chrono::duration_cast<duration>(std::chrono::milliseconds(h.interval_ms));
     phase_ = phase::authenticating;
     push(kind::authenticate);
@@ -225,22 +299,60 @@ template <class Clock>
 void server_session<Clock>::on_beat(const wire::frame_view& f)
 {
     std::uint32_t seq = 0;
-    if (wire::parse_sequence(f, seq) != wire::decode_status::ok)
+    wire::returned_stamp returned;
+    bool stamped = false;
+    if (wire::parse_beat(f, v2_, seq, returned, stamped) != wire::decode_status::ok)
         return fail(error::protocol_error);
     // A peer that beats but never reads would grow its echo queue
     // without bound: it is held to the send queue limit.
-    const auto echo = wire::encode_echo(seq);
-    if (queued_ + echo.size() > opts_->max_send_queue)
+    const std::size_t echo_size = wire::header_size + (v2_ ? wire::echo_v2_payload_size : 4);
+    if (queued_ + echo_size > opts_->max_send_queue)
         return fail(error::send_queue_full);
-    std::copy(echo.begin(), echo.end(), frame_.begin());
-    frame_size_ = static_cast<std::uint8_t>(echo.size());
-    queued_ += echo.size();
+    if (v2_)
+        wire::encode_echo_v2(frame_.data(), seq, stamp_now());
+    else {
+        const auto echo = wire::encode_echo(seq);
+        std::copy(echo.begin(), echo.end(), frame_.begin());
+    }
+    frame_size_ = static_cast<std::uint8_t>(echo_size);
+    queued_ += echo_size;
     push_write(true);
+    if (stamped)
+        on_returned(returned);
     if (opts_->rtt_sample_interval != duration::zero()
         && (!sampled_once_ || now_ - rtt_sampled_ >= opts_->rtt_sample_interval)) {
         sampled_once_ = true;
         rtt_sampled_ = now_;
         push(kind::sample_rtt);
+    }
+}
+
+template <class Clock>
+void server_session<Clock>::on_returned(const wire::returned_stamp& r)
+{
+    // Both counts wrap at 2^32 us (71 minutes); a stamp older than half
+    // of that, or a hold longer than the time since the stamp, is not a
+    // round trip of this session.
+    const std::uint32_t elapsed = stamp_now() - r.stamp;
+    if (elapsed >= 0x8000'0000u || r.held_us > elapsed)
+        return;
+    measured_ = std::chrono::duration_cast<duration>(std::chrono::microseconds(elapsed - r.held_us));
+    rtt_.add(measured_);
+    push(kind::measured_rtt);
+}
+
+template <class Clock>
+void server_session<Clock>::on_terms_ack(const wire::frame_view& f)
+{
+    wire::terms_ack a;
+    if (wire::parse_terms_ack(f, a) != wire::decode_status::ok)
+        return fail(error::protocol_error);
+    if (static_cast<std::uint16_t>(terms_sent_ - a.id) >= 0x8000u)
+        return fail(error::protocol_error); // terms we never sent
+    peer_max_frame_ = a.max_frame;
+    if (a.id == terms_sent_ && ack_shortens_) {
+        ack_shortens_ = false;
+        push_hold(latest_);
     }
 }
 
@@ -312,6 +424,11 @@ typename server_session<Clock>::action server_session<Clock>::take(kind k) const
         a.at = now_;
         break;
     case kind::release: a.reason = release_reason_; break;
+    case kind::hold:
+        a.interval = held_.interval;
+        a.misses = held_.misses;
+        break;
+    case kind::measured_rtt: a.rtt = measured_; break;
     case kind::wait_until:
         if (timer_cancel_)
             a.type = kind::cancel_timer;
@@ -330,7 +447,11 @@ typename server_session<Clock>::action server_session<Clock>::take(kind k) const
     case kind::close_after:
         if (last_cause_ != 0)
             a.cause = static_cast<error>(last_cause_);
-        if (last_is_error_) {
+        if (last_is_composed_) {
+            a.data = composed_.data();
+            a.size = composed_.size();
+        }
+        else if (last_is_error_) {
             const auto& frame = detail::error_frame(static_cast<error>(last_cause_));
             a.data = frame.data();
             a.size = frame.size();
