@@ -164,12 +164,10 @@ struct full_server {
         });
     }
 
-    // RETRY_AFTER (0x0A, protocol v2): retry_after_ms, u32 big-endian.
     static std::vector<std::uint8_t> retry_after_frame(std::uint32_t ms)
     {
-        std::vector<std::uint8_t> f(wire::header_size + 4);
-        wire::encode_header(f.data(), static_cast<wire::frame_type>(0x0A), 4);
-        wire::detail::put_u32(f.data() + wire::header_size, ms);
+        std::vector<std::uint8_t> f(wire::header_size + wire::retry_after_payload_size);
+        wire::encode_retry_after(f.data(), ms);
         return f;
     }
 
@@ -341,6 +339,48 @@ TEST_CASE("retry policy: server_full with a retry-after delays the next attempt 
         CHECK(r.reconnecting[0] == std::make_pair(1u, client_type::duration(50ms)));
         CHECK(srv.arrivals[1] - r.failed_at[0] >= 50ms);
     }
+    run_for(io, 20ms);
+}
+
+TEST_CASE("retry policy: a full watcher's retry-after paces a waiting client until the slot frees", "[retry]")
+{
+    net::io_context io;
+    auto wo = server::options();
+    wo.max_peers = 1;
+    wo.server_full_retry_after = 300ms;
+    server srv(io, wo);
+    std::vector<steady::time_point> refused_at;
+    srv.w.on_refused([&](const watcher_type::refusal& r) {
+        srv.refusals.push_back(r.error);
+        refused_at.push_back(steady::now());
+    });
+    client_type holder(io, srv.client("holder"));
+    holder.start();
+    REQUIRE(run_until(io, [&] { return srv.online == 1; }));
+
+    auto o = srv.client("latecomer");
+    o.backoff_initial = 1ms;
+    o.backoff_max = 5ms;
+    report r;
+    client_type c(io, o);
+    r.watch(c);
+    c.start();
+    REQUIRE(run_until(io, [&] { return refused_at.size() >= 3; }));
+    holder.stop(); // the slot frees; the next attempt gets in
+    REQUIRE(run_until(io, [&] { return r.connected == 1; }));
+    REQUIRE(r.failed.size() >= 3);
+    REQUIRE(r.reconnecting.size() >= r.failed.size());
+    for (std::size_t i = 0; i < r.failed.size(); ++i) {
+        CHECK(r.failed[i].first == error::server_full);
+        CHECK(r.reconnecting[i].second == client_type::duration(300ms));
+    }
+    // Timers never fire early, and each refusal comes after the attempt's
+    // connect: refusals are at least the retry-after apart.
+    for (std::size_t i = 1; i < refused_at.size(); ++i)
+        CHECK(refused_at[i] - refused_at[i - 1] >= 300ms);
+    CHECK(r.gave_up.empty());
+    c.stop();
+    srv.w.stop();
     run_for(io, 20ms);
 }
 

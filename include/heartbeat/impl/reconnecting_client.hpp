@@ -8,22 +8,9 @@
 
 #include <heartbeat/reconnecting_client.hpp>
 
-#include <type_traits>
 #include <utility>
 
 namespace heartbeat {
-
-namespace detail {
-// Protocol v2's pulse reports the server's RETRY_AFTER; a pulse without
-// the query (v1) never has one.
-template <class Pulse, class = void>
-struct has_retry_after : std::false_type {
-};
-template <class Pulse>
-struct has_retry_after<Pulse, std::void_t<decltype(std::declval<const Pulse&>().retry_after())>>
-    : std::true_type {
-};
-} // namespace detail
 
 template <class Clock, class Connector>
 struct reconnecting_client<Clock, Connector>::state : std::enable_shared_from_this<state> {
@@ -222,8 +209,7 @@ struct reconnecting_client<Clock, Connector>::state : std::enable_shared_from_th
         if (n != session_number || !session)
             return;
         const bool was_established = established.exchange(false);
-        if constexpr (detail::has_retry_after<pulse_type>::value)
-            server_retry_after = session->retry_after();
+        server_retry_after = session->retry_after();
         session.reset();
         publish(nullptr);
         if (stopped)
