@@ -15,9 +15,39 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace heartbeat {
+
+/// What a reconnecting_client does after an attempt failed or a session
+/// ended: try again (after the backoff), or stop for good.
+enum class retry_decision { retry, stop };
+
+/// The default retry policy of reconnecting_client: stop on the errors
+/// that no retry can cure, retry on every other.
+///
+/// Stops on `error::auth_failed`, `error::bad_id` and
+/// `error::unsupported_version`: the id and credential are fixed in the
+/// client's options and the protocol versions in the library, so the next
+/// attempt would send the same HELLO and be refused the same way.
+///
+/// Retries on everything else, among them `error::server_full` (with the
+/// server's retry-after, see reconnecting_client::options), `duplicate_id`
+/// (the other session with the id may end), `hello_timeout`, resolve,
+/// connect and TLS errors, and `error::unacceptable_terms`: the terms are
+/// the server's to change, and a server that is loaded (protocol v2 lets it
+/// slow its peers down) or being reconfigured may offer acceptable ones on
+/// the next attempt, so this mismatch is not the client's to declare
+/// permanent. A policy of your own can call this one for the cases it does
+/// not decide.
+inline retry_decision default_retry_policy(error_code why, unsigned attempt) noexcept
+{
+    (void)attempt;
+    if (why == error::auth_failed || why == error::bad_id || why == error::unsupported_version)
+        return retry_decision::stop;
+    return retry_decision::retry;
+}
 
 /// How reconnecting_client turns a connected TCP socket into the session's
 /// stream: plain TCP uses the socket itself. A connector for another
@@ -46,6 +76,15 @@ struct tcp_connector {
 /// [0, min(backoff_max, backoff_initial * backoff_multiplier^(n-1))]
 /// ("full jitter"), so a server restart is not met by every client at the
 /// same instant. A WELCOME resets the count.
+///
+/// Whether it retries at all is `options::retry_policy`'s decision, asked
+/// after every failed attempt and every lost session: by default it stops
+/// on the errors no retry can cure (default_retry_policy: auth_failed,
+/// bad_id, unsupported_version) and reports that once through
+/// on_gave_up(). A server that refuses with `server_full` and says when to
+/// come back (protocol v2's RETRY_AFTER) is not tried again sooner: the
+/// delay is then max(the backoff's delay, the retry-after, capped at
+/// `options::retry_after_max`).
 ///
 /// @tparam Connector makes the session's stream from the connected socket:
 ///   `tcp_connector` (plain TCP) or `tls::connector` (heartbeat/tls.hpp).
@@ -82,6 +121,15 @@ public:
         double backoff_multiplier = 2.0;
         /// Seed for the jitter; zero draws one from std::random_device.
         std::uint64_t seed = 0;
+        /// Asked, on the strand, after each failed attempt (with the error
+        /// and the number on_attempt_failed got) and after each lost
+        /// session (with on_lost's error and attempt 0): `retry` goes on
+        /// after the backoff, `stop` gives up (on_gave_up). An empty
+        /// function retries after every error. Must not throw.
+        std::function<retry_decision(error_code why, unsigned attempt)> retry_policy = default_retry_policy;
+        /// The longest server retry-after honoured; a server asking for
+        /// more is tried again after this. Zero ignores retry-after.
+        duration retry_after_max = std::chrono::minutes(5);
     };
 
     reconnecting_client(const net::any_io_executor& ex, options opts, Connector connector = Connector())
@@ -107,7 +155,8 @@ public:
 
     /// A session was welcomed by the server.
     void on_connected(std::function<void()> f) { set(&state::cb_connected, std::move(f)); }
-    /// A welcomed session ended (error says why); a reconnect follows.
+    /// A welcomed session ended (error says why); a reconnect follows
+    /// unless the retry policy stops (then on_gave_up).
     void on_lost(std::function<void(error_code)> f) { set(&state::cb_lost, std::move(f)); }
     /// An attempt failed before the server welcomed it: resolving,
     /// connecting, the transport's handshake (a TLS certificate that fails
@@ -115,17 +164,28 @@ public:
     /// (connect_timeout), or the server's refusal of the HELLO
     /// (`error::auth_failed`, `error::server_full`, ...). `attempt` counts
     /// the failed attempts since start() or the last WELCOME, from 1. A
-    /// reconnect follows.
+    /// reconnect follows unless the retry policy stops (then on_gave_up).
     void on_attempt_failed(std::function<void(error_code why, unsigned attempt)> f)
     {
         set(&state::cb_failed, std::move(f));
     }
     /// About to wait `delay` before retry number `attempt` (1-based, since
     /// start() or the last WELCOME; after start() the first attempt is no
-    /// retry, so the n-th retry follows the n-th failed attempt).
+    /// retry, so the n-th retry follows the n-th failed attempt). `delay`
+    /// is the one used: the backoff's, or the server's retry-after when
+    /// that is longer.
     void on_reconnecting(std::function<void(unsigned attempt, duration delay)> f)
     {
         set(&state::cb_reconnecting, std::move(f));
+    }
+    /// The retry policy said stop after `why` (the error that
+    /// on_attempt_failed, or on_lost with `attempt` 0, has just reported).
+    /// The client has stopped as if by stop(): no more attempts and no
+    /// callback after this one; stop() and destruction are harmless, and
+    /// start() does nothing (make a new client to try again).
+    void on_gave_up(std::function<void(error_code why, unsigned attempt)> f)
+    {
+        set(&state::cb_gave_up, std::move(f));
     }
     /// DATA frames from the server.
     void on_message(std::function<void(std::string_view)> f) { set(&state::cb_message, std::move(f)); }

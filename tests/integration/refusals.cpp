@@ -231,6 +231,7 @@ TEST_CASE("refusals: reconnecting_client reports every failed attempt with its e
     server srv(io);
     auto o = srv.client("locked-out");
     o.session.credential = "wrong";
+    o.retry_policy = nullptr; // retry after every refusal (the default stops: retry_policy.cpp)
     o.backoff_initial = 10ms;
     o.backoff_max = 20ms;
     heartbeat::reconnecting_client<> c(io, o);

@@ -250,7 +250,7 @@ TEST_CASE("unix-domain sockets: the same session over local::stream_protocol", "
     p.async_run([&](heartbeat::error_code ec) { ended = ec; });
     REQUIRE(run_until(io, [&] { return p.echoes_received() >= 2; }));
     CHECK(ev.log == std::vector<std::string>{"online unix"});
-    CHECK_FALSE(w.rtt("unix").has_value());  // no TCP beneath, no kernel RTT
+    CHECK_FALSE(w.kernel_rtt("unix").has_value()); // no TCP beneath, no kernel RTT
     p.leave();
     REQUIRE(run_until(io, [&] { return ended.has_value() && ev.log.size() == 2; }));
     CHECK_FALSE(*ended);

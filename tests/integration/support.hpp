@@ -212,6 +212,9 @@ inline heartbeat::error_code outcome(std::future<heartbeat::error_code>& f, stea
 /// A pulse connected to `srv`, running on the server's io_context.
 class client {
 public:
+    /// A client whose pulse the test makes itself.
+    client() = default;
+
     client(server& srv, const std::string& id, std::chrono::milliseconds interval = 50ms,
            std::string credential = {}, unsigned misses = 3)
         : client(srv, options(id, interval, std::move(credential), misses))

@@ -37,11 +37,6 @@ void accept_loop(Acceptor& acceptor, const Executor& ex, net::steady_timer& retr
             if (!keep_going() || ec == net::error::operation_aborted)
                 return;
             if (!ec) {
-                if constexpr (std::is_same_v<typename Acceptor::protocol_type, net::ip::tcp>) {
-                    // Echoes and last frames are small: never hold them back.
-                    error_code ignored;
-                    socket.set_option(net::ip::tcp::no_delay(true), ignored);
-                }
                 take(std::move(socket));
                 return accept_loop(acceptor, ex, retry, retry_pause, std::move(take), std::move(keep_going),
                                    std::move(may_accept));

@@ -218,6 +218,26 @@ std::optional<std::chrono::microseconds> kernel_rtt(Stream& s) noexcept
         return std::nullopt;
 }
 
+/// Turns Nagle's algorithm off on the TCP connection under `s`: heartbeat
+/// frames are small, and a beat held back until the peer's delayed ACK
+/// (40 ms on Linux) behind an unanswered frame (a TERMS_ACK, a DATA) can
+/// cost a short interval its deadline. Other transports are left alone (the
+/// call fails harmlessly on a Unix-domain socket).
+template <class Stream>
+void disable_nagle(Stream& s) noexcept
+{
+    if constexpr (has_integral_native_handle<Stream>::value) {
+#if defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__)
+        const int on = 1;
+        (void)::setsockopt(static_cast<int>(s.native_handle()), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+#endif
+    }
+    else if constexpr (has_lowest_layer<Stream>::value)
+        disable_nagle(s.lowest_layer());
+    else if constexpr (has_next_layer<Stream>::value)
+        disable_nagle(s.next_layer());
+}
+
 } // namespace heartbeat::detail
 
 #endif

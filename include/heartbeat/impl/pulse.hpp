@@ -25,6 +25,7 @@ struct pulse<Stream, Clock, Policy>::state : std::enable_shared_from_this<state>
         : stream(std::move(s)), strand(net::make_strand(stream.get_executor())), opts(std::move(o)), machine(opts),
           timer(strand), read_buffer(opts.read_buffer_size)
     {
+        detail::disable_nagle(stream);
         publish();
     }
 
@@ -181,7 +182,7 @@ struct pulse<Stream, Clock, Policy>::state : std::enable_shared_from_this<state>
     {
         if (!stream_open || !out.ready())
             return;
-        machine.write_started();
+        machine.write_started(Clock::now());
         out.start(stream, net::bind_executor(strand, [self = this->shared_from_this()](const error_code& ec,
                                                                                        std::size_t) {
                       const auto next = self->out.completed(ec);

@@ -8,6 +8,8 @@
 
 #include <heartbeat/reconnecting_client.hpp>
 
+#include <utility>
+
 namespace heartbeat {
 
 template <class Clock, class Connector>
@@ -50,7 +52,11 @@ struct reconnecting_client<Clock, Connector>::state : std::enable_shared_from_th
     std::function<void(error_code)> cb_lost;
     std::function<void(error_code, unsigned)> cb_failed;
     std::function<void(unsigned, duration)> cb_reconnecting;
+    std::function<void(error_code, unsigned)> cb_gave_up;
     std::function<void(std::string_view)> cb_message;
+    // The server's retry-after from the session that just ended, if it
+    // sent one; it paces only the retry that follows that session.
+    std::optional<duration> server_retry_after;
 
     void connect()
     {
@@ -95,8 +101,6 @@ struct reconnecting_client<Clock, Connector>::state : std::enable_shared_from_th
             timer.cancel();
             return attempt_failed(ec);
         }
-        error_code ignored;
-        sock->set_option(net::ip::tcp::no_delay(true), ignored);
         error_code made;
         auto stream = std::make_unique<stream_type>(connector.make_stream(std::move(*sock), opts.host, made));
         if (made) {
@@ -143,7 +147,25 @@ struct reconnecting_client<Clock, Connector>::state : std::enable_shared_from_th
         ++failures;
         if (cb_failed)
             cb_failed(ec, failures);
-        retry();
+        retry_or_give_up(ec, failures);
+    }
+
+    void retry_or_give_up(const error_code& ec, unsigned attempt)
+    {
+        // on_attempt_failed / on_lost may have called stop(): that wins,
+        // and there is nobody left to tell.
+        if (stopped)
+            return;
+        if (!opts.retry_policy || opts.retry_policy(ec, attempt) == retry_decision::retry)
+            return retry();
+        if (stopped) // the policy itself called stop()
+            return;
+        // Give up as stop() would, then say so last: shutdown() clears
+        // every callback, so nothing can run after on_gave_up.
+        auto gave_up = std::move(cb_gave_up);
+        shutdown();
+        if (gave_up)
+            gave_up(ec, attempt);
     }
 
     void start_session(stream_type&& stream)
@@ -185,6 +207,7 @@ struct reconnecting_client<Clock, Connector>::state : std::enable_shared_from_th
         if (n != session_number || !session)
             return;
         const bool was_established = established.exchange(false);
+        server_retry_after = session->retry_after();
         session.reset();
         publish(nullptr);
         if (stopped)
@@ -193,14 +216,20 @@ struct reconnecting_client<Clock, Connector>::state : std::enable_shared_from_th
             return attempt_failed(ec);
         if (cb_lost)
             cb_lost(ec);
-        retry();
+        retry_or_give_up(ec, 0);
     }
 
     void retry()
     {
         if (stopped)
             return;
-        const duration delay = pacing.next();
+        // The backoff still counts this retry, so a server that stops
+        // asking for patience is met by the grown backoff, not the first.
+        // No extra jitter on top of the server's wish: its refusals came
+        // at the times its clients arrived, which are already spread.
+        duration delay = pacing.next();
+        if (const auto wish = std::exchange(server_retry_after, std::nullopt); wish && *wish > delay)
+            delay = std::min(*wish, std::max(opts.retry_after_max, delay));
         if (cb_reconnecting)
             cb_reconnecting(pacing.attempt(), delay);
         if (stopped)
@@ -232,6 +261,7 @@ struct reconnecting_client<Clock, Connector>::state : std::enable_shared_from_th
         cb_lost = nullptr;
         cb_failed = nullptr;
         cb_reconnecting = nullptr;
+        cb_gave_up = nullptr;
         cb_message = nullptr;
     }
 };

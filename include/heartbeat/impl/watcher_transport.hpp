@@ -19,6 +19,7 @@ void watcher<Stream, Key, Policy>::impl::start_session(Stream stream, bool run_h
         detail::close_stream(stream);
         return;
     }
+    detail::disable_nagle(stream);
     auto s = std::make_shared<session>(std::move(stream), this->shared_from_this());
     sessions.insert(s);
     ++session_count;

@@ -187,8 +187,10 @@ public:
     }
 
     /// The driver started a write of its queue (urgent frames lead every
-    /// batch, so a queued beat is in it).
-    void write_started() noexcept;
+    /// batch, so a queued beat is in it) at `now`: a beat's round trip is
+    /// timed from here (its watchdog from the write's completion).
+    void write_started(time_point now) noexcept;
+    void write_started() noexcept { write_started(now_); }
 
     /// The write started last completed at `now`.
     void write_done(time_point now);
@@ -220,7 +222,8 @@ private:
 
     struct sent_beat {
         std::uint32_t seq;
-        time_point written;
+        time_point written; // the write completed: the watchdog's start
+        time_point started; // the write began: the round trip's start
     };
 
     void end_of_input();
@@ -309,6 +312,7 @@ private:
     bool echoed_in_flight_ = false;
     std::optional<std::uint32_t> queued_beat_;
     std::optional<std::uint32_t> writing_beat_;
+    time_point writing_since_{};
     detail::fifo<sent_beat> unanswered_;
     bool wrote_this_interval_ = false;
     bool heard_this_interval_ = false;

@@ -35,10 +35,11 @@ void client_session<Clock, Policy>::start(time_point now)
 }
 
 template <class Clock, class Policy>
-void client_session<Clock, Policy>::write_started() noexcept
+void client_session<Clock, Policy>::write_started(time_point now) noexcept
 {
     wrote_this_interval_ = true;
     if (queued_beat_) {
+        writing_since_ = now;
         writing_beat_ = queued_beat_;
         highest_sent_ = *queued_beat_;
         sent_any_ = true;
@@ -53,7 +54,7 @@ void client_session<Clock, Policy>::write_done(time_point now)
     if (!writing_beat_)
         return;
     if (!echoed_in_flight_) {
-        unanswered_.push_back({*writing_beat_, now});
+        unanswered_.push_back({*writing_beat_, now, writing_since_});
         // With an adaptive policy nothing caps the list but the policy's
         // own verdict: keep it bounded for a server that never answers.
         if (unanswered_.size() > max_unanswered)
@@ -311,7 +312,7 @@ void client_session<Clock, Policy>::on_echo(std::uint32_t seq)
     const bool newest = !unanswered_.empty() && unanswered_.back().seq == seq;
     while (!unanswered_.empty() && static_cast<std::int32_t>(unanswered_.front().seq - seq) <= 0) {
         if (unanswered_.front().seq == seq)
-            rtt_.add(now_ - unanswered_.front().written);
+            rtt_.add(now_ - unanswered_.front().started);
         unanswered_.pop_front();
     }
     if (newest)
