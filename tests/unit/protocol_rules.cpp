@@ -833,7 +833,7 @@ TEST_CASE("PROTOCOL R22: a replaced session hears GOODBYE 2", "[protocol]")
     CHECK(find(steps, skind::release)->reason == offline_reason::replaced);
 }
 
-TEST_CASE("PROTOCOL R23: at shutdown welcomed peers hear GOODBYE 1 and others no frame", "[protocol]")
+TEST_CASE("PROTOCOL R23: at shutdown welcomed peers hear GOODBYE 1 and others ERROR 9", "[protocol]")
 {
     server s;
     s.welcome();
@@ -847,8 +847,8 @@ TEST_CASE("PROTOCOL R23: at shutdown welcomed peers hear GOODBYE 1 and others no
     early.feed(hello("p").substr(0, 5));
     early.m.shutdown(test_clock::now());
     steps = early.drain();
-    CHECK(written(steps).empty());
-    CHECK(has(steps, skind::close));
+    CHECK(refusal_code(steps) == wire_code(code::shutting_down));
+    CHECK_FALSE(find(steps, skind::release)); // it was never online
 }
 
 TEST_CASE("PROTOCOL R24: a timed-out peer's session is closed unless close_on_timeout is off", "[protocol]")
@@ -1193,6 +1193,13 @@ TEST_CASE("PROTOCOL R34: a full server tells a version 2 client when to retry", 
     const auto steps = c.feed(out[0]);
     CHECK(ended_with(steps) == error::server_full);
     CHECK(c.m.retry_after() == 5s);
+
+    // RETRY_AFTER comes only ahead of ERROR: anything else after it is out
+    // of order.
+    for (const std::string& then : {welcome_v2(3, 1000), retry_after(10)}) {
+        client d;
+        CHECK(ended_with(d.feed(retry_after(5000) + then)) == error::protocol_error);
+    }
 
     server_machine::options none;
     none.server_full_retry_after = 0s;

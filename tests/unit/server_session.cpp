@@ -536,11 +536,23 @@ TEST_CASE("server_session: shutdown", "[server_session]")
         CHECK(s[0].reason == offline_reason::shutdown);
         CHECK(s[2].bytes == goodbye(wire::goodbye_reason::shutting_down));
     }
-    SECTION("a peer still in the handshake is closed")
+    SECTION("a peer not yet welcomed hears ERROR shutting_down")
     {
         driver d;
         test_clock::reset();
         d.m.start(test_clock::now());
+        d.drain();
+        d.m.shutdown(test_clock::now());
+        const auto s = d.drain();
+        REQUIRE(kinds(s) == std::vector<kind>{kind::wait_until, kind::close_after});
+        CHECK(s[1].bytes == error_frame(error::shutting_down));
+        CHECK(s[1].cause == error::shutting_down);
+    }
+    SECTION("a peer still in its transport handshake is closed: it cannot carry a frame")
+    {
+        driver d;
+        test_clock::reset();
+        d.m.start(test_clock::now(), true);
         d.drain();
         d.m.shutdown(test_clock::now());
         CHECK(kinds(d.drain()) == std::vector<kind>{kind::close});

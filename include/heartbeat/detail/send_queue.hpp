@@ -70,12 +70,19 @@ public:
     const std::vector<net::const_buffer>& prepare()
     {
         buffers_.clear();
+        // Urgent frames are copied out into one staging buffer, which only
+        // changes here (never while a write is in flight): an urgent frame
+        // queued meanwhile may move the items, and a write that the socket
+        // could not take at once still reads its buffers later.
+        staged_.clear();
         for (auto& it : urgent_) {
-            if (buffers_.size() == max_batch)
+            if (in_flight_urgent_ == max_batch)
                 break;
-            buffers_.push_back(it.buffer());
+            staged_.insert(staged_.end(), it.small.begin(), it.small.begin() + it.small_size);
             ++in_flight_urgent_;
         }
+        if (!staged_.empty())
+            buffers_.push_back(net::buffer(staged_));
         for (auto& it : normal_) {
             if (buffers_.size() == max_batch)
                 break;
@@ -137,6 +144,7 @@ private:
     fifo<item> urgent_;
     fifo<item> normal_;
     std::vector<net::const_buffer> buffers_;
+    std::vector<std::uint8_t> staged_; // the urgent frames of the write in flight
     std::size_t in_flight_urgent_ = 0;
     std::size_t in_flight_normal_ = 0;
     std::size_t bytes_ = 0;

@@ -107,6 +107,13 @@ inline wire::error_code_value to_wire(error e) noexcept
     }
 }
 
+/// Does `e` have a code of its own on the wire (to_wire does not fall back
+/// to protocol_error for it)?
+inline bool has_wire_code(error e) noexcept
+{
+    return e == error::protocol_error || to_wire(e) != wire::error_code_value::protocol_error;
+}
+
 /// The local error for a received ERROR frame's code.
 inline error from_wire(std::uint16_t code) noexcept
 {

@@ -274,7 +274,8 @@ public:
     /// The server is stopping: welcomed peers get GOODBYE(shutting_down).
     void shutdown(time_point now);
 
-    /// The application ends this online session: ERROR(`why`) if given,
+    /// The application ends this online session: ERROR(`why`) if given and
+    /// it has a wire code (has_wire_code: auth_failed, rate_limited, ...),
     /// else GOODBYE(kicked); the peer goes offline(kicked).
     /// @returns false if the session is not online.
     bool kick(time_point now, std::optional<error> why = std::nullopt);

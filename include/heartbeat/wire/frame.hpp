@@ -263,7 +263,8 @@ inline constexpr std::size_t beat_v2_payload_size = 12;
 using stamped_frame = std::array<std::uint8_t, header_size + beat_v2_payload_size>;
 
 /// A stamp the client returns: the ECHO's `stamp`, and the microseconds
-/// from reading that ECHO to writing this BEAT.
+/// from reading that ECHO to queueing this BEAT (the beat leaves at once:
+/// it goes ahead of any queued DATA).
 struct returned_stamp {
     std::uint32_t stamp = 0;
     std::uint32_t held_us = 0;

@@ -166,7 +166,7 @@ void client_session<Clock, Policy>::on_frame(const wire::frame_view& f)
 {
     using wire::frame_type;
     const bool asked_v2 = opts_.max_version >= wire::protocol_version_2;
-    if (f.type == frame_type::retry_after && asked_v2 && !v2_ && phase_ == phase::hello) {
+    if (f.type == frame_type::retry_after && asked_v2 && !v2_ && phase_ == phase::hello && !retry_after_) {
         // Only ahead of a refusal, which the next frame says.
         std::uint32_t ms = 0;
         if (wire::parse_retry_after(f, ms) != wire::decode_status::ok)
@@ -175,6 +175,8 @@ void client_session<Clock, Policy>::on_frame(const wire::frame_view& f)
         return;
     }
     if (phase_ == phase::hello) {
+        if (retry_after_ && f.type != frame_type::error)
+            return finish(ending::error, error::protocol_error); // RETRY_AFTER comes only ahead of ERROR
         if (f.type == frame_type::welcome)
             return on_welcome(f);
         if (f.type == frame_type::error)
@@ -254,7 +256,7 @@ void client_session<Clock, Policy>::on_welcome(const wire::frame_view& f)
     a.misses = w.misses;
     queue_.push(a);
     if (v2_)
-        acknowledge(0, false);
+        acknowledge(0, true); // ahead of any DATA: it carries our limit
 }
 
 template <class Clock, class Policy>

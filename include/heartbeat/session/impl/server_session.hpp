@@ -123,7 +123,7 @@ bool server_session<Clock>::kick(time_point now, std::optional<error> why)
     if (phase_ != phase::online)
         return false;
     release(offline_reason::kicked);
-    if (why)
+    if (why && has_wire_code(*why))
         close_after(*why, true);
     else {
         frame_size_ = encode_goodbye(wire::goodbye_reason::kicked);
@@ -171,10 +171,12 @@ template <class Clock>
 void server_session<Clock>::shutdown(time_point now)
 {
     now_ = now;
-    if (phase_ == phase::closed)
+    if (phase_ == phase::closed || phase_ == phase::closing)
         return;
+    if (phase_ == phase::handshake)
+        return end_now(error::shutting_down, offline_reason::shutdown); // cannot carry a frame yet
     if (phase_ != phase::online)
-        return end_now(error::shutting_down, offline_reason::shutdown);
+        return close_after(error::shutting_down, true); // not welcomed: ERROR(shutting_down)
     release(offline_reason::shutdown);
     frame_size_ = encode_goodbye(wire::goodbye_reason::shutting_down);
     close_after(error::shutting_down, false);
