@@ -501,3 +501,36 @@ TEST_CASE("loopback: a watcher with the phi-accrual policy", "[loopback][phi]")
     io.stop();
     io_thread.join();
 }
+
+TEST_CASE("loopback: versions 1 and 2 meet in every pairing over TCP", "[loopback][version]")
+{
+    struct pairing {
+        std::uint8_t client_version, server_version;
+    };
+    for (const pairing v : {pairing{1, 1}, pairing{2, 1}, pairing{1, 2}, pairing{2, 2}}) {
+        CAPTURE(v.client_version, v.server_version);
+        auto so = fast_watcher_options();
+        so.max_version = v.server_version;
+        server srv(so);
+        auto co = client::options("peer");
+        co.max_version = v.client_version;
+        client c(srv, co);
+        c.run();
+        REQUIRE(srv.rec.wait_for("peer", true));
+        REQUIRE(eventually([&] { return c.p->echoes_received() >= 3; }));
+        const std::uint8_t runs = std::min(v.client_version, v.server_version);
+        CHECK(c.p->version() == runs);
+        const auto record = srv.watcher().session_info("peer");
+        REQUIRE(record);
+        CHECK(record->version == runs);
+        // The server measures the peer only in version 2; the client
+        // measures the server in both.
+        CHECK(eventually([&] { return srv.watcher().rtt("peer").has_value(); }, 1s) == (runs == 2));
+        CHECK(c.p->smoothed_rtt().has_value());
+        c.p->leave();
+        CHECK(outcome(c.done) == heartbeat::error_code());
+        const auto off = srv.rec.wait_for("peer", false);
+        REQUIRE(off);
+        CHECK(off->reason == offline_reason::left);
+    }
+}
