@@ -387,25 +387,29 @@ public:
     /// peers down instead of dropping them. Longer terms hold at once;
     /// shorter ones from the peer's acknowledgement, so the change cannot
     /// put the peer offline. A version 1 peer keeps its terms.
-    /// @returns false if `id` is not online when called.
+    /// @returns false if `id` has no session when called.
     bool set_terms(const Key& id, duration interval, unsigned misses)
     {
-        if (!is_online(id))
+        if (!impl_->records.find(id)) // a session, even one timed out and kept open
             return false;
         net::dispatch(impl_->strand, [self = impl_, id, interval, misses] { self->renegotiate(id, interval, misses); });
         return true;
     }
 
-    /// Ends online peer `id`'s session: with GOODBYE(kicked) when `why` is
-    /// empty (the client's session ends with `error::kicked`), else with
-    /// ERROR(`why`) (it ends with that error). The peer goes offline with
-    /// reason `kicked` either way; the session lingers up to
+    /// Ends peer `id`'s session: with GOODBYE(kicked) when `why` is empty
+    /// (the client's session ends with `error::kicked`), else with
+    /// ERROR(`why`) (it ends with that error) if `why` has a code on the
+    /// wire (`has_wire_code`: auth_failed, rate_limited, bad_id,
+    /// shutting_down, ...; others say GOODBYE(kicked)). The peer goes
+    /// offline with reason `kicked` either way; the session lingers up to
     /// `close_timeout` to flush that last frame, as every ending one does.
-    /// @returns false if `id` is not online when called; the kick itself is
+    /// A session kept open after a timeout (`close_on_timeout = false`) can
+    /// be kicked too.
+    /// @returns false if `id` has no session when called; the kick itself is
     /// carried out on the strand.
     bool kick(const Key& id, std::optional<error> why = std::nullopt)
     {
-        if (!is_online(id))
+        if (!impl_->records.find(id))
             return false;
         net::dispatch(impl_->strand, [self = impl_, id, why] { self->kick(id, why); });
         return true;

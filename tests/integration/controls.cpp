@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -231,14 +232,16 @@ TEST_CASE("controls: an authenticator that never answers leaves the peer to the 
     server srv; // hello_timeout 500 ms
     std::mutex mu;
     std::vector<watcher_type::auth_handler> kept;
+    std::optional<watcher_type::hello_info> asked; // views, valid while a handler is kept
     std::vector<watcher_type::refusal> refusals;
     srv.watcher().on_refused([&](const watcher_type::refusal& r) {
         std::lock_guard<std::mutex> lock(mu);
         refusals.push_back(r);
     });
-    srv.watcher().set_async_authenticator([&](const watcher_type::hello_info&, watcher_type::auth_handler done) {
+    srv.watcher().set_async_authenticator([&](const watcher_type::hello_info& h, watcher_type::auth_handler done) {
         std::lock_guard<std::mutex> lock(mu);
         kept.push_back(std::move(done));
+        asked.emplace(h);
     });
     client c(srv, "waiting");
     const auto started = steady::now();
@@ -251,6 +254,15 @@ TEST_CASE("controls: an authenticator that never answers leaves the peer to the 
     }));
     CHECK(refusals[0].error == error::hello_timeout);
     CHECK(refusals[0].claimed_id == std::optional<std::string>("waiting"));
+    // The session is gone; what the authenticator was asked still reads
+    // (a slow check that logs the address after its query).
+    REQUIRE(eventually([&] { return srv.watcher().session_count() == 0; }));
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        REQUIRE(asked);
+        CHECK(asked->id == "waiting");
+        CHECK(std::string(asked->remote_address) == refusals[0].remote_address);
+    }
 
     // A verdict after the timeout is dropped.
     {
@@ -375,4 +387,34 @@ TEST_CASE("controls: a fire-and-forget send that overflows a peer's queue closes
     REQUIRE(off);
     CHECK(off->reason == heartbeat::offline_reason::disconnected);
     CHECK(eventually([&] { return !srv.watcher().session_info("stuck"); }));
+}
+
+TEST_CASE("controls: set_terms and kick from inside a callback of the same session", "[controls]")
+{
+    server srv;
+    // From on_message, which runs inside the session's own action loop:
+    // two renegotiations and a kick, each carried out in order.
+    srv.watcher().on_message([&](const std::string& id, std::string_view) {
+        srv.watcher().set_terms(id, 80ms, 4);
+        srv.watcher().set_terms(id, 120ms, 5);
+        srv.watcher().kick(id);
+    });
+    client c(srv, "busy");
+    std::mutex mu;
+    std::vector<std::pair<pulse_type::duration, unsigned>> terms;
+    c.p->on_terms([&](pulse_type::duration i, unsigned m) {
+        std::lock_guard<std::mutex> lock(mu);
+        terms.emplace_back(i, m);
+    });
+    c.run();
+    REQUIRE(srv.rec.wait_for("busy", true));
+    auto sent = c.p->async_send("go", net::use_future);
+    CHECK(outcome(sent) == heartbeat::error_code());
+    CHECK(outcome(c.done) == error::kicked);
+    std::lock_guard<std::mutex> lock(mu);
+    // In order; the kick's last frame drops what was still queued behind a
+    // write (PROTOCOL R21), so the client may see fewer.
+    const std::vector<std::pair<pulse_type::duration, unsigned>> sent_terms{{80ms, 4u}, {120ms, 5u}};
+    REQUIRE(terms.size() <= sent_terms.size());
+    CHECK(std::equal(terms.begin(), terms.end(), sent_terms.begin()));
 }

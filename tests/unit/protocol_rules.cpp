@@ -725,12 +725,19 @@ TEST_CASE("PROTOCOL R18: frames out of place are protocol_error", "[protocol]")
         REQUIRE(find(steps, skind::release));
         CHECK(find(steps, skind::release)->reason == offline_reason::protocol_error);
     }
-    for (const auto& bad : std::vector<std::string>{hello("p"), frames::beat(1), frames::welcome(3, 1000),
-                                                    terms_ack(0, 1000), retry_after(1000)}) {
+    for (const auto& bad : std::vector<std::string>{hello("p"), frames::beat(1), frames::welcome(3, 1000)}) {
         client c;
         c.establish();
         const auto steps = c.feed(bad);
         CHECK(ended_with(steps) == error::protocol_error);
+        CHECK_FALSE(wrote_anything(steps));
+    }
+    // In a version 1 session the types of version 2 are unknown (R1, R29).
+    for (const auto& bad : std::vector<std::string>{terms_ack(0, 1000), retry_after(1000)}) {
+        client c;
+        c.establish();
+        const auto steps = c.feed(bad);
+        CHECK(ended_with(steps) == error::unknown_frame_type);
         CHECK_FALSE(wrote_anything(steps));
     }
 }
@@ -1011,9 +1018,9 @@ TEST_CASE("PROTOCOL R29: a version 1 session carries version 1 frames only", "[p
     REQUIRE(out.size() == 1);
     CHECK(error_code_of(out[0]) == wire_code(code::server_full));
 
-    client c; // a version 2 client in a version 1 session
+    client c; // a version 2 client in a version 1 session: type 8 is unknown there
     c.establish();
-    CHECK(ended_with(c.feed(terms(1, 3, 1000))) == error::protocol_error);
+    CHECK(ended_with(c.feed(terms(1, 3, 1000))) == error::unknown_frame_type);
 }
 
 TEST_CASE("PROTOCOL R30: TERMS_ACK 0 tells the server the client's limit", "[protocol]")

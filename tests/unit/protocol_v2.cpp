@@ -528,3 +528,41 @@ TEST_CASE("protocol v2: frames of version 2 in a version 1 session are protocol 
     l.pump_server();
     CHECK(l.released == std::vector<offline_reason>{offline_reason::protocol_error});
 }
+
+TEST_CASE("PROTOCOL R31: the client times its RTT from the write's start and its watchdog from the completion",
+          "[protocol_v2][protocol]")
+{
+    test_clock::reset();
+    client::options o;
+    o.id = "peer";
+    o.interval = 100ms;
+    client c(o);
+    auto drain = [&] {
+        std::optional<time_point> armed;
+        for (auto a = c.next(); a.type != client::kind::idle && a.type != client::kind::read; a = c.next())
+            if (a.type == client::kind::wait_until)
+                armed = a.at;
+        return armed;
+    };
+    c.start(test_clock::now());
+    drain();
+    c.write_started(test_clock::now());
+    c.write_done(test_clock::now());
+    std::vector<std::uint8_t> w;
+    wire::append_welcome(w, {wire::protocol_version, 3, 100});
+    c.feed(w.data(), w.size(), test_clock::now());
+    drain();
+    test_clock::advance(100ms);
+    c.timer_fired(test_clock::now()); // beat 1 queued
+    drain();
+    c.write_started(test_clock::now()); // leaves at 100 ms
+    test_clock::advance(5ms);
+    c.write_done(test_clock::now()); // completes at 105 ms
+    const auto armed = drain();
+    test_clock::advance(3ms);
+    const auto e = wire::encode_echo(1);
+    c.feed(e.data(), e.size(), test_clock::now());
+    drain();
+    CHECK(c.last_rtt() == 8ms); // 100 -> 108, not 105 -> 108
+    (void)armed;
+}

@@ -235,6 +235,7 @@ struct pulse<Stream, Clock, Policy>::state : std::enable_shared_from_this<state>
         case ending::transport: ec = transport_error ? transport_error : error_code(net::error::eof); break;
         case ending::aborted: ec = net::error::operation_aborted; break;
         }
+        publish(); // the queries already tell the ending's figures (retry_after)
         run_handler.complete(ec);
     }
 };

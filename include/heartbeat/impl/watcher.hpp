@@ -111,15 +111,19 @@ struct watcher<Stream, Key, Policy>::record_cell {
 // views it was handed point here), and where the answer goes.
 template <class Stream, class Key, class Policy>
 struct watcher<Stream, Key, Policy>::auth_handler::pending {
-    pending(const std::shared_ptr<impl>& o, const std::shared_ptr<session>& s, std::string_view i, std::string_view c)
-        : owner(o), asker(s), strand(o->strand), id(i), credential(c)
+    pending(const std::shared_ptr<impl>& o, const std::shared_ptr<session>& s, std::string_view i, std::string_view c,
+            std::string r)
+        : owner(o), asker(s), strand(o->strand), id(i), credential(c), remote(std::move(r))
     {
     }
     std::weak_ptr<impl> owner;
     std::weak_ptr<session> asker;
     executor_type strand;
+    // What hello_info's views point at, for as long as a handler exists
+    // (the session may be long gone when a slow check answers).
     std::string id;
     std::string credential;
+    std::string remote;
     std::atomic<bool> answered{false};
 };
 
@@ -382,8 +386,9 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             s->machine.authenticated(std::nullopt, clock_type::now());
             return;
         }
-        s->asked = std::make_shared<typename auth_handler::pending>(this->shared_from_this(), s, a.id, a.credential);
-        const hello_info h{s->asked->id, s->asked->credential, a.interval, remote_address(s)};
+        s->asked = std::make_shared<typename auth_handler::pending>(this->shared_from_this(), s, a.id, a.credential,
+                                                                    remote_address(s));
+        const hello_info h{s->asked->id, s->asked->credential, a.interval, s->asked->remote};
         const auto ask = auth; // it may replace itself
         ask(h, auth_handler(s->asked));
     }
@@ -513,6 +518,13 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         if (it == online.end())
             return;
         auto s = it->second;
+        if (s->in_loop) {
+            // Called from a callback of this session's own action loop: the
+            // machine may hold a frame not yet handed out, so the kick waits
+            // for the loop to end.
+            net::post(strand, [self = this->shared_from_this(), id, why] { self->kick(id, why); });
+            return;
+        }
         if (s->machine.kick(clock_type::now(), why))
             run(s);
     }
@@ -581,6 +593,12 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         const auto& bounds = session_options_detection;
         const auto held = std::clamp(interval, bounds.first, bounds.second);
         auto s = it->second;
+        if (s->in_loop) { // as kick: after the loop's pending frame is out
+            net::post(strand, [self = this->shared_from_this(), id, interval, misses] {
+                self->renegotiate(id, interval, misses);
+            });
+            return;
+        }
         if (s->machine.renegotiate(clock_type::now(), held, misses))
             run(s);
     }

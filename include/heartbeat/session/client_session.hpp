@@ -141,6 +141,8 @@ public:
         : opts_(std::move(o)), decoder_(opts_.max_frame), policy_(opts_.detection), learned_(policy_.initial_state()),
           interval_(opts_.interval), misses_(opts_.misses), rtt_(opts_.rtt_gain)
     {
+        if (opts_.max_version < wire::protocol_version_2)
+            decoder_.limit_types(wire::last_v1_frame_type);
     }
 
     // ---- queries -----------------------------------------------------------
@@ -235,6 +237,7 @@ private:
         wire::error_frame e;
         if (wire::parse_error(f, e) != wire::decode_status::ok)
             return finish(ending::error, error::protocol_error);
+        refused_ = true;
         finish(ending::error, from_wire(e.code));
     }
 
@@ -323,6 +326,7 @@ private:
     std::optional<std::size_t> server_max_frame_;
     std::optional<wire::detection_kind> detection_;
     std::optional<duration> retry_after_;
+    bool refused_ = false; // the session ended with the server's ERROR
     // The stamp of the newest version 2 ECHO, returned in the next BEAT
     // with how long we held it.
     bool stamp_pending_ = false;

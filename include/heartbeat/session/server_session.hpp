@@ -102,9 +102,10 @@ enum class send_verdict : std::uint8_t {
 /// the rest of the input, and the deadline still runs.
 ///
 /// A step allocates nothing: the actions sit in a fixed ring and the
-/// frames the machine writes (echo, welcome, error, goodbye) in a buffer
-/// of its own. Views handed out (`bytes()`, `id`) stay valid until the
-/// next call into the machine.
+/// frames the machine writes (echo, welcome, terms, error, goodbye) in a
+/// buffer of its own. (The one exception: a version 2 refusal for
+/// server_full, whose RETRY_AFTER and ERROR go out together.) Views handed
+/// out (`bytes()`, `id`) stay valid until the next call into the machine.
 template <class Clock = std::chrono::steady_clock>
 class server_session {
 public:
@@ -175,6 +176,8 @@ public:
     explicit server_session(std::shared_ptr<const options> o)
         : opts_(std::move(o)), decoder_(opts_->max_frame), peer_max_frame_(opts_->peer_max_frame)
     {
+        if (opts_->max_version < wire::protocol_version_2)
+            decoder_.limit_types(wire::last_v1_frame_type);
     }
 
     phase state() const noexcept { return phase_; }

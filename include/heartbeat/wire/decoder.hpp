@@ -32,6 +32,10 @@ public:
     {
     }
 
+    /// Frame types above `t` count as unknown: a session that runs
+    /// version 1 knows types 1 to last_v1_frame_type only.
+    void limit_types(std::uint8_t t) noexcept { last_type_ = t; }
+
     /// What `next` found.
     enum class step : std::uint8_t {
         frame,     ///< a complete frame is in `out`
@@ -129,7 +133,7 @@ public:
 private:
     bool accept_header(const std::uint8_t* h) noexcept
     {
-        if (!is_known(h[0])) {
+        if (!is_known(h[0]) || h[0] > last_type_) {
             status_ = decode_status::unknown_frame_type;
             return false;
         }
@@ -158,6 +162,7 @@ private:
     // Largest first, so thousands of idle sessions pay no padding.
     std::vector<std::uint8_t> buffer_;
     std::size_t max_payload_;
+    std::uint8_t last_type_ = 0xFF;
     std::size_t header_have_ = 0;
     std::size_t payload_size_ = 0;
     std::uint8_t header_[header_size] = {};

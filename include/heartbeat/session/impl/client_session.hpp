@@ -237,6 +237,8 @@ void client_session<Clock, Policy>::on_welcome(const wire::frame_view& f)
         return finish(ending::error, error::unacceptable_terms);
     phase_ = phase::running;
     v2_ = w.version == wire::protocol_version_2;
+    if (!v2_)
+        decoder_.limit_types(wire::last_v1_frame_type);
     if (v2_) {
         grace_ = std::chrono::duration_cast<duration>(std::chrono::milliseconds(w.grace_ms));
         server_max_frame_ = w.max_frame;
@@ -274,14 +276,14 @@ void client_session<Clock, Policy>::acknowledge(std::uint16_t id, bool urgent)
 template <class Clock, class Policy>
 void client_session<Clock, Policy>::on_terms(const wire::frame_view& f)
 {
+    if (phase_ != phase::running)
+        return; // leaving: GOODBYE is on its way, whatever the terms
     wire::terms t;
     if (wire::parse_terms(f, t) != wire::decode_status::ok)
         return finish(ending::error, error::protocol_error);
     const auto iv = std::chrono::duration_cast<duration>(std::chrono::milliseconds(t.interval_ms));
     if (!acceptable(iv, t.misses))
         return finish(ending::error, error::unacceptable_terms);
-    if (phase_ != phase::running)
-        return; // leaving: GOODBYE is on its way
     acknowledge(t.id, true);
     // Adopted at once: the next beat comes no later than one new interval
     // from now, so a server that shortens on our ack never waits longer
@@ -396,6 +398,8 @@ void client_session<Clock, Policy>::finish(ending how, error code)
 {
     if (phase_ == phase::done)
         return;
+    if (!refused_)
+        retry_after_.reset(); // a RETRY_AFTER counts only with the refusal it announced
     phase_ = phase::done;
     armed_.reset();
     in_.forget();

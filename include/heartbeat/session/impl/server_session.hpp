@@ -292,6 +292,8 @@ void server_session<Clock>::on_hello(const wire::hello& h)
     id_ = h.id;
     credential_ = h.credential;
     v2_ = (h.flags & wire::hello_flags::v2) != 0 && opts_->max_version >= wire::protocol_version_2;
+    if (!v2_)
+        decoder_.limit_types(wire::last_v1_frame_type);
     announced_ = std::chrono::duration_cast<duration>(std::chrono::milliseconds(h.interval_ms));
     phase_ = phase::authenticating;
     push(kind::authenticate);
