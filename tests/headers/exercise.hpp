@@ -173,6 +173,7 @@ void use_reconnecting_client(Client& c)
     c.on_connected([] {});
     c.on_lost([](hb::error_code) {});
     c.on_attempt_failed([](hb::error_code, unsigned) {});
+    c.on_gave_up([](hb::error_code, unsigned) {});
     c.on_reconnecting([](unsigned, typename Client::duration) {});
     c.on_message([](std::string_view) {});
     c.start();
