@@ -31,7 +31,7 @@ void check_frame(const machine::action& a)
     HEARTBEAT_FUZZ_REQUIRE(d.feed(a.data, a.size, [&](const wire::frame_view& f) {
         ++frames;
         HEARTBEAT_FUZZ_REQUIRE(f.type == wire::frame_type::hello || f.type == wire::frame_type::beat
-                || f.type == wire::frame_type::goodbye);
+                || f.type == wire::frame_type::goodbye || f.type == wire::frame_type::terms_ack);
     }) == wire::decode_status::ok);
     HEARTBEAT_FUZZ_REQUIRE(frames == 1 && !d.mid_frame());
 }
@@ -47,7 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     o.id = "fuzz";
     o.interval = 20ms;
     o.max_frame = 512;
-    o.beat_only_when_idle = (byte() & 1) != 0;
+    const std::uint8_t flags = byte();
+    o.beat_only_when_idle = (flags & 1) != 0;
+    o.max_version = (flags & 2) != 0 ? wire::protocol_version : wire::protocol_version_2;
     machine m(o);
     bool finished = false;
     bool want_read = false;
@@ -65,6 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             case kind::write:
             case kind::close_after: check_frame(a); break;
             case kind::established:
+            case kind::terms_changed:
                 HEARTBEAT_FUZZ_REQUIRE(a.interval >= o.min_interval && a.interval <= o.max_interval);
                 HEARTBEAT_FUZZ_REQUIRE(a.interval * a.misses <= o.max_timeout);
                 break;

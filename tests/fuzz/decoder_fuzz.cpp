@@ -44,11 +44,44 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 (void)wire::parse_error(f, e);
                 break;
             }
-            case wire::frame_type::beat:
+            case wire::frame_type::beat: {
+                // Within the decoder's bounds, the sizes of either version parse.
+                std::uint32_t seq = 0;
+                wire::returned_stamp r;
+                bool stamped = false;
+                const bool ok = wire::parse_beat(f, true, seq, r, stamped) == wire::decode_status::ok;
+                if (ok != (f.size == 4 || f.size == wire::beat_v2_payload_size) || stamped != (f.size != 4 && ok))
+                    std::abort();
+                if (wire::parse_beat(f, false, seq, r, stamped) == wire::decode_status::ok && f.size != 4)
+                    std::abort(); // version 1 takes 4 bytes only
+                break;
+            }
             case wire::frame_type::echo: {
                 std::uint32_t seq = 0;
-                if (wire::parse_sequence(f, seq) != wire::decode_status::ok)
-                    std::abort();  // the decoder already checked the length
+                std::uint32_t stamp = 0;
+                if ((wire::parse_echo(f, false, seq, stamp) == wire::decode_status::ok) != (f.size == 4))
+                    std::abort();
+                if ((wire::parse_echo(f, true, seq, stamp) == wire::decode_status::ok)
+                    != (f.size == wire::echo_v2_payload_size))
+                    std::abort();
+                break;
+            }
+            case wire::frame_type::terms: {
+                wire::terms t;
+                if (wire::parse_terms(f, t) == wire::decode_status::ok && (t.misses == 0 || t.interval_ms == 0))
+                    std::abort();
+                break;
+            }
+            case wire::frame_type::terms_ack: {
+                wire::terms_ack t;
+                if (wire::parse_terms_ack(f, t) != wire::decode_status::ok)
+                    std::abort(); // fixed size, checked at the header
+                break;
+            }
+            case wire::frame_type::retry_after: {
+                std::uint32_t ms = 0;
+                if (wire::parse_retry_after(f, ms) != wire::decode_status::ok)
+                    std::abort();
                 break;
             }
             case wire::frame_type::goodbye: {

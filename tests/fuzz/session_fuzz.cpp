@@ -44,17 +44,27 @@ struct harness {
 
     harness(const machine::options& o, script& s) : m(o), in(s) {}
 
-    // Every frame the server writes decodes as one whole frame a server may send.
-    static void check_frame(const machine::action& a)
+    // Every frame the server writes decodes as whole frames a server may
+    // send: one, or RETRY_AFTER then ERROR as a last frame; version 2's
+    // frames only in a version 2 session.
+    void check_frame(const machine::action& a, bool last) const
     {
         wire::decoder d(wire::max_encodable_payload);
         int frames = 0;
+        bool retry = false;
         HEARTBEAT_FUZZ_REQUIRE(d.feed(a.data, a.size, [&](const wire::frame_view& f) {
             ++frames;
-            HEARTBEAT_FUZZ_REQUIRE(f.type == wire::frame_type::echo || f.type == wire::frame_type::welcome
-                    || f.type == wire::frame_type::error || f.type == wire::frame_type::goodbye);
+            const bool v1_type = f.type == wire::frame_type::echo || f.type == wire::frame_type::welcome
+                                 || f.type == wire::frame_type::error || f.type == wire::frame_type::goodbye;
+            const bool v2_type = f.type == wire::frame_type::terms || f.type == wire::frame_type::retry_after;
+            HEARTBEAT_FUZZ_REQUIRE(v1_type || (v2_type && m.version() == wire::protocol_version_2));
+            if (f.type == wire::frame_type::retry_after)
+                retry = true;
+            else if (retry)
+                HEARTBEAT_FUZZ_REQUIRE(f.type == wire::frame_type::error);
         }) == wire::decode_status::ok);
-        HEARTBEAT_FUZZ_REQUIRE(frames == 1 && !d.mid_frame());
+        HEARTBEAT_FUZZ_REQUIRE(!d.mid_frame());
+        HEARTBEAT_FUZZ_REQUIRE(frames == 1 || (last && retry && frames == 2));
     }
 
     void drain()
@@ -94,13 +104,18 @@ struct harness {
             case kind::touch:
             case kind::probe:
             case kind::sample_rtt:
+            case kind::measured_rtt:
             case kind::deliver: HEARTBEAT_FUZZ_REQUIRE(m.online()); break;
+            case kind::hold:
+                HEARTBEAT_FUZZ_REQUIRE(registered && a.misses != 0 && a.interval > machine::duration::zero());
+                break;
             case kind::write:
-                check_frame(a);
-                HEARTBEAT_FUZZ_REQUIRE(!a.urgent || a.size == 8);
+                check_frame(a, false);
+                // ECHO (8; 12 in version 2) or TERMS (15) ahead of DATA.
+                HEARTBEAT_FUZZ_REQUIRE(!a.urgent || a.size == 8 || a.size == 12 || a.size == 15);
                 queued += a.size;
                 break;
-            case kind::close_after: check_frame(a); break;
+            case kind::close_after: check_frame(a, true); break;
             case kind::release:
                 HEARTBEAT_FUZZ_REQUIRE(registered); // exactly once per admission
                 registered = false;
@@ -131,6 +146,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     o.on_duplicate = flags & 1 ? heartbeat::duplicate_policy::reject : heartbeat::duplicate_policy::replace;
     o.close_on_timeout = (flags & 2) == 0;
     o.probe_interval = (flags & 8) != 0 ? 100ms : 0ms;
+    o.max_version = (flags & 16) != 0 ? wire::protocol_version : wire::protocol_version_2;
     harness h(o, in);
     h.m.start(test_clock::now(), (flags & 4) != 0);
     h.drain();
@@ -144,6 +160,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 4: h.m.shutdown(test_clock::now()); break;
         case 5: h.queued = 0; break; // the peer read everything
         case 7: h.m.probe_answered(test_clock::now()); break;
+        case 8:
+            (void)h.m.renegotiate(test_clock::now(), std::chrono::milliseconds(1 + in.byte()) * 10, in.byte() % 8);
+            break;
+        case 9:
+            (void)h.m.kick(test_clock::now(),
+                           in.byte() % 2 ? std::optional(heartbeat::error::auth_failed) : std::nullopt);
+            break;
         case 6: (void)h.m.accept_send(std::size_t(in.byte()) * 64, std::size_t(in.byte()) * 64 + 4, h.queued, test_clock::now()); break;
         default: {
             // A chunk of peer bytes; the machine must have asked to read.
