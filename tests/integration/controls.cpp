@@ -408,6 +408,8 @@ TEST_CASE("controls: set_terms and kick from inside a callback of the same sessi
     });
     c.run();
     REQUIRE(srv.rec.wait_for("busy", true));
+    // The server counts it online on HELLO; the client may send once WELCOME is in.
+    REQUIRE(eventually([&] { return c.p->is_established(); }));
     auto sent = c.p->async_send("go", net::use_future);
     CHECK(outcome(sent) == heartbeat::error_code());
     CHECK(outcome(c.done) == error::kicked);
