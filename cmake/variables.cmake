@@ -28,6 +28,9 @@ set(HEARTBEAT_WITH_REDIS AUTO CACHE STRING "Build heartbeat::redis (cluster pres
 set_property(CACHE HEARTBEAT_WITH_REDIS PROPERTY STRINGS AUTO ON OFF)
 set(HEARTBEAT_WITH_TLS AUTO CACHE STRING "Build heartbeat::tls (heartbeat over TLS; needs OpenSSL): AUTO, ON or OFF")
 set_property(CACHE HEARTBEAT_WITH_TLS PROPERTY STRINGS AUTO ON OFF)
+set(HEARTBEAT_WITH_WEBSOCKET AUTO CACHE STRING
+    "Build heartbeat::websocket (browsers; needs Boost.Beast, so HEARTBEAT_USE_BOOST_ASIO=ON): AUTO, ON or OFF")
+set_property(CACHE HEARTBEAT_WITH_WEBSOCKET PROPERTY STRINGS AUTO ON OFF)
 option(HEARTBEAT_BUILD_FUZZERS "Build the libFuzzer targets (clang)" OFF)
 option(HEARTBEAT_WARNINGS_AS_ERRORS "Treat warnings in heartbeat's own targets as errors" OFF)
 

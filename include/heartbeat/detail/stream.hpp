@@ -238,6 +238,27 @@ void disable_nagle(Stream& s) noexcept
         disable_nagle(s.next_layer());
 }
 
+template <class T, class = void>
+struct has_transport_identity : std::false_type {
+};
+// A transport that names the peer itself (a WebSocket upgrade in ping
+// mode): `transport_identity()` gives the HELLO it stands for, or nothing.
+template <class T>
+struct has_transport_identity<T, std::void_t<decltype(std::declval<const T&>().transport_identity())>>
+    : std::true_type {
+};
+
+template <class T, class = void>
+struct has_async_probe : std::false_type {
+};
+// A transport with a liveness probe of its own (a WebSocket ping):
+// `async_probe(handler(error_code, std::optional<microseconds> rtt))`.
+template <class T>
+struct has_async_probe<
+    T, std::void_t<decltype(std::declval<T&>().async_probe(
+           std::declval<void (*)(error_code, std::optional<std::chrono::microseconds>)>()))>> : std::true_type {
+};
+
 } // namespace heartbeat::detail
 
 #endif

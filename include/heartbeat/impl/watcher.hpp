@@ -310,7 +310,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             table.locked([&](registry_type& r) { return r.set_terms(s->handle, a.interval, a.misses); });
             table.rearm();
             return true;
-        case kind::probe: return true; // TCP has no probe of its own; probe_interval stays zero here
+        case kind::probe: probe(s); return true;
         case kind::release: release(s, a.reason); return true;
         case kind::wait_until: arm(s, a.at); return true;
         case kind::cancel_timer: s->timer.reset(); return true;
@@ -338,6 +338,8 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     void handshake(const session_ptr& s);
 
     void on_handshake(const session_ptr& s, const error_code& ec);
+    void take_transport_identity(const session_ptr& s);
+    void probe(const session_ptr& s);
     // A slot of max_handshakes is free again: parked accept loops go on.
     void handshake_ended(const session_ptr& s);
 

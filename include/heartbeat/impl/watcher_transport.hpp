@@ -24,7 +24,37 @@ void watcher<Stream, Key, Policy>::impl::start_session(Stream stream, bool run_h
     sessions.insert(s);
     ++session_count;
     s->machine.start(clock_type::now(), run_handshake);
+    if (!run_handshake)
+        take_transport_identity(s);
     run(s);
+}
+
+template <class Stream, class Key, class Policy>
+void watcher<Stream, Key, Policy>::impl::take_transport_identity(const session_ptr& s)
+{
+    // The transport's own statement of who the peer is stands for its HELLO.
+    if constexpr (detail::has_transport_identity<Stream>::value) {
+        if (const auto hello = s->stream.transport_identity())
+            s->machine.identify(*hello, clock_type::now());
+    }
+}
+
+template <class Stream, class Key, class Policy>
+void watcher<Stream, Key, Policy>::impl::probe(const session_ptr& s)
+{
+    if constexpr (detail::has_async_probe<Stream>::value) {
+        s->stream.async_probe(net::bind_executor(
+            strand, [s](const error_code& ec, std::optional<std::chrono::microseconds> rtt) {
+                auto o = s->owner.lock();
+                if (ec || !o || s->machine.closed())
+                    return;
+                s->machine.probe_answered(clock_type::now()); (void)rtt; // MERGE: rtt once h/probe lands
+                o->run(s);
+            }));
+    }
+    else {
+        (void)s; // a transport without probes of its own: probe_interval stays zero for it
+    }
 }
 
 template <class Stream, class Key, class Policy>
@@ -57,6 +87,8 @@ void watcher<Stream, Key, Policy>::impl::on_handshake(const session_ptr& s, cons
     if (ec && !detail::is_plain_close(ec))
         report_refusal(s, ec);
     s->machine.handshake_done(clock_type::now(), !ec);
+    if (!ec)
+        take_transport_identity(s);
     run(s);
 }
 
