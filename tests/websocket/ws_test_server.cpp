@@ -3,6 +3,8 @@
 // (tests/browser). One event per stdout line, one command per stdin line:
 //
 //   out: listening <port> | online <id> | offline <id> <reason> |
+//        detected <id> <us> (before each offline <id> timeout: the silence
+//        from the peer's last sign of life to the event, microseconds) |
 //        message <id> <text> | refused <error> | rtt <id> <us>|none |
 //        sessions <n> | sent <id> <verdict>
 //   in:  send <id> <text> | broadcast <text> | kick <id> |
@@ -127,6 +129,14 @@ int main(int argc, char** argv)
     const auto endpoint = ws::endpoint(wo);
 
     server.on_online([](const std::string& id) { say("online " + id); });
+    // The detection figure a test checks against N x I: how long the peer
+    // had been silent when the watcher declared it timed out.
+    server.on_event([](const ws::watcher<>::event_type& e) {
+        if (e.kind != heartbeat::transition::offline || e.reason != heartbeat::offline_reason::timeout)
+            return;
+        const auto silence = std::chrono::duration_cast<std::chrono::microseconds>(e.at - e.last_seen);
+        say("detected " + e.key + " " + std::to_string(silence.count()));
+    });
     server.on_offline([](const std::string& id, heartbeat::offline_reason r) {
         say("offline " + id + " " + std::string(heartbeat::to_string(r)));
     });
