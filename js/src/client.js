@@ -116,6 +116,11 @@ export class HeartbeatClient {
   get lastRtt() {
     return (this._session ?? this._lastSession)?.lastRtt ?? null;
   }
+  /** Counters of the current or last session: {beatsSent, echoesReceived, probesAnswered}. */
+  get stats() {
+    const s = this._session ?? this._lastSession;
+    return { beatsSent: s?.beatsSent ?? 0, echoesReceived: s?.echoesReceived ?? 0, probesAnswered: s?.probesAnswered ?? 0 };
+  }
   /** The largest message send() accepts now. */
   get sendLimit() {
     return this._session?.sendLimit ?? 0;
