@@ -13,7 +13,7 @@ export const SUBPROTOCOL = 'heartbeat';
 /** The largest WebSocket message the client sends. */
 export const DEFAULT_MAX_MESSAGE = 16 * 1024;
 
-const EVENTS = ['onOnline', 'onLost', 'onRefused', 'onAttemptFailed', 'onMessage', 'onTerms', 'onReconnecting', 'onGaveUp', 'onClosed'];
+const EVENTS = ['onOnline', 'onLost', 'onRefused', 'onAttemptFailed', 'onMessage', 'onTerms', 'onReconnecting', 'onGaveUp', 'onClosed', 'onError'];
 
 const defaultTimers = Object.freeze({
   setTimeout: (f, ms) => globalThis.setTimeout(f, ms),
@@ -80,7 +80,8 @@ export class HeartbeatClient {
     this._timer = null; // the session's timer
     this._attemptTimer = null; // connect timeout, or the reconnect delay
     this._flushTimer = null; // waiting for the WebSocket's buffer to drain
-    this._attempt = 0; // attempts since the last WELCOME
+    this._attempt = 0; // failed attempts since the last WELCOME
+    this._retries = 0; // consecutive retries since the last WELCOME: the backoff's n
     this._pumping = false;
     this._closeWhenFlushed = false;
     this._urgent = []; // frames {bytes, beat}
@@ -273,6 +274,7 @@ export class HeartbeatClient {
       case 'online':
         this._state = 'online';
         this._attempt = 0;
+        this._retries = 0;
         this._emit('onOnline', a.terms);
         break;
       case 'terms':
@@ -384,9 +386,13 @@ export class HeartbeatClient {
     this._retry(error);
   }
 
+  // After a failure (a lost session or a failed attempt): the retry policy
+  // decides; the n-th consecutive retry since the last WELCOME (n = 1, 2,
+  // ...) waits random * min(max, base * multiplier^(n-1)), and at least a
+  // server_full refusal's RETRY_AFTER (capped).
   _retry(error) {
     if (this._state === 'stopped') return;
-    const attempt = this._attempt + 1; // the attempt about to be made, from 1 since the last WELCOME
+    this._retries++;
     const r = this._reconnect;
     const policy = r.policy ?? defaultRetryPolicy;
     let decision = r.enabled ? policy(error, this._attempt) : 'stop';
@@ -396,9 +402,9 @@ export class HeartbeatClient {
       this._emit('onGaveUp', error, this._attempt);
       return;
     }
-    const delay = reconnectDelay(attempt - 1, r, this._random, error?.retryAfter ?? null);
+    const delay = reconnectDelay(this._retries - 1, r, this._random, error?.retryAfter ?? null);
     this._state = 'waiting';
-    this._emit('onReconnecting', attempt, delay);
+    this._emit('onReconnecting', this._retries, delay);
     if (this._state !== 'waiting') return; // the handler stopped us
     this._attemptTimer = this._timers.setTimeout(() => {
       this._attemptTimer = null;
@@ -454,16 +460,18 @@ export class HeartbeatClient {
   }
 
   // User handlers run synchronously; one that throws cannot break the
-  // client: its exception is rethrown from a microtask.
+  // client: its exception goes to onError, or is rethrown from a microtask.
   _emit(name, ...args) {
     const f = this[name];
     if (typeof f !== 'function') return;
     try {
       f.apply(this, args);
     } catch (e) {
-      queueMicrotask(() => {
-        throw e;
-      });
+      if (typeof this.onError === 'function' && name !== 'onError') this._emit('onError', e, name);
+      else
+        queueMicrotask(() => {
+          throw e;
+        });
     }
   }
 }

@@ -230,7 +230,7 @@ describe('against heartbeat_ws_test_server', { skip: SERVER_MISSING, timeout: 60
     const s2 = await server({ port: s1.port });
     await s2.waitFor('online r', { ms: WAIT_MS });
     await until(() => c.online, 'online again');
-    assert.equal(c.rec.online.length, 2);
+    assert.equal(c.rec.online.length, 2, JSON.stringify({ lost: c.rec.lost.map((e) => e.code), failed: c.rec.failed, s1: s1.lines.map((l) => l.line), s2: s2.lines.map((l) => l.line) }));
     for (const r of c.rec.reconnecting) assert.ok(r.delay >= 0 && r.delay <= 200, `delay ${r.delay}`);
     await c.leave();
     await s2.stop();
