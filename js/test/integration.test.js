@@ -279,4 +279,30 @@ describe('against heartbeat_ws_test_server', { skip: SERVER_MISSING, timeout: 60
     await b.leave();
     await s.stop();
   });
+
+  test('a version 1 server: the client runs version 1 (6-byte WELCOME, no TERMS_ACK, no stamps)', async () => {
+    const s = await server({ 'max-version': 1 });
+    const c = client(s.url, { id: 'v1' });
+    c.start();
+    await s.waitFor('online v1');
+    await until(() => c.online, 'online');
+    assert.deepEqual(c.terms, { version: 1, id: 0, interval: 50, misses: 10, grace: null, maxFrame: null, detection: null });
+    await until(() => c.stats.echoesReceived >= 3, 'three echoes');
+    assert.deepEqual(s.matching(/^offline v1/), []);
+    await c.leave();
+    await s.waitFor('offline v1 left');
+    await s.stop();
+  });
+
+  test('a server that quits says GOODBYE 1: onLost(shutting_down)', async () => {
+    const s = await server({});
+    const c = client(s.url, { id: 'q', reconnect: false });
+    c.start();
+    await s.waitFor('online q');
+    await until(() => c.online, 'online');
+    await s.stop();
+    await until(() => c.rec.lost.length === 1, 'onLost');
+    assert.equal(c.rec.lost[0].code, 'shutting_down');
+    assert.ok(s.matching('offline q shutdown').length <= 1);
+  });
 });
