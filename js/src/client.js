@@ -216,6 +216,10 @@ export class HeartbeatClient {
       }
       session.receive(d instanceof ArrayBuffer ? new Uint8Array(d) : toBytes(d), this._clock());
       this._pump();
+      // A queue held back by a full WebSocket buffer moves on here too, not
+      // only from the drain poll: a background tab's timers may be
+      // throttled, its onmessage is not.
+      if (ws === this._ws) this._flush();
     };
     ws.onclose = (ev) => {
       if (ws !== this._ws) return;
