@@ -7,7 +7,7 @@ import { HeartbeatClient } from '../src/client.js';
 import { backoffCap, defaultRetryPolicy, reconnectDefaults, reconnectDelay } from '../src/backoff.js';
 import { TICK_MS } from '../src/session.js';
 import * as w from '../src/wire.js';
-import { FakeTime, fakeWebSocketClass } from './support/fakes.js';
+import { FakeTime, fakeWebSocketClass } from '../testing/fakes.js';
 
 function setup(options = {}) {
   const time = new FakeTime();

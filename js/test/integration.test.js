@@ -6,7 +6,7 @@ import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { HeartbeatClient } from '../src/index.js';
-import { SERVER_MISSING, TestServer, WAIT_MS, sleep, until } from './support/server.js';
+import { SERVER_MISSING, TestServer, WAIT_MS, sleep, until } from '../testing/server.js';
 
 // The interface says `refused <error>` (e.g. auth_failed); the server at
 // hand prints the error's description ("authentication failed"): accept both.
