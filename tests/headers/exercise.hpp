@@ -83,6 +83,7 @@ void use_client_session(Session& s, typename Session::time_point now)
     (void)s.rtt_variation();
     (void)s.retry_after();
     (void)s.server_max_frame();
+    (void)s.probes_received();
     s.leave(now);
     s.abort();
 }

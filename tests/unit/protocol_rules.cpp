@@ -498,7 +498,7 @@ TEST_CASE("PROTOCOL R8: the client's side of the handshake", "[protocol]")
         m.start(test_clock::now());
         const auto a = m.next();
         REQUIRE(a.type == ckind::write);
-        CHECK(std::string(a.bytes()) == hello_v2("ab", 1000));
+        CHECK(std::string(a.bytes()) == hello_probes("ab", 1000)); // version 2, answers PROBEs (R36)
     }
     SECTION("no WELCOME within 5 s: hello_timeout and no frame")
     {
@@ -1241,13 +1241,19 @@ TEST_CASE("PROTOCOL worked example: version 2 byte for byte", "[protocol]")
     std::vector<std::uint8_t> h;
     wire::append_hello(h, {wire::protocol_version, 1000, "ab", "k", wire::hello_flags::v2});
     CHECK(bytes_of(h) == hex("01 00 00 0e  48 42 01 01  00 00 03 e8  02 61 62  00 01 6b"));
-    // The reference client sends exactly these bytes.
+    // The reference client sends exactly these bytes with answer_probes
+    // off, and by default offers to answer PROBEs too: flags 03.
     auto co = client_options();
     co.credential = "k";
+    co.answer_probes = false;
     test_clock::reset();
     client_machine m(co);
     m.start(test_clock::now());
     CHECK(std::string(m.next().bytes()) == bytes_of(h));
+    co.answer_probes = true;
+    client_machine offering(co);
+    offering.start(test_clock::now());
+    CHECK(std::string(offering.next().bytes()) == hex("01 00 00 0e  48 42 01 03  00 00 03 e8  02 61 62  00 01 6b"));
 
     // The server with 500 ms of grace: WELCOME v2.
     server_machine::options so;
