@@ -181,13 +181,15 @@ bool has(const std::vector<server_step>& s, skind k)
 {
     return std::any_of(s.begin(), s.end(), [k](const server_step& x) { return x.type == k; });
 }
-// The frames the server wrote, in order; the last frame of a closing
-// session last.
-std::vector<std::string> written(const std::vector<server_step>& s)
+// The frames a side wrote, in order; the last frame of a closing session
+// last. Both machines' kinds name them alike.
+template <class Step>
+std::vector<std::string> written(const std::vector<Step>& s)
 {
+    using step_kind = decltype(Step::type);
     std::vector<std::string> out;
     for (const auto& x : s)
-        if (x.type == skind::write || x.type == skind::close_after)
+        if (x.type == step_kind::write || x.type == step_kind::close_after)
             out.push_back(x.bytes);
     return out;
 }
@@ -297,14 +299,6 @@ std::optional<error> ended_with(const std::vector<client_step>& s)
     if (!f || f->end != ending::error)
         return std::nullopt;
     return f->code;
-}
-std::vector<std::string> written_by(const std::vector<client_step>& s)
-{
-    std::vector<std::string> out;
-    for (const auto& x : s)
-        if (x.type == ckind::write || x.type == ckind::close_after)
-            out.push_back(x.bytes);
-    return out;
 }
 bool wrote_anything(const std::vector<client_step>& s)
 {
@@ -1294,8 +1288,8 @@ TEST_CASE("PROTOCOL R36: the client answers a PROBE at once with its next BEAT",
     c.feed(echo_v2(1, 77)); // at 1.001 s
     test_clock::advance_to(time_point(1500ms));
     const auto steps = c.feed(hex("0b 00 00 04  00 00 00 01"));
-    REQUIRE(written_by(steps).size() == 1);
-    CHECK(written_by(steps)[0] == hex("04 00 00 0c  00 00 00 02  00 00 00 4d  00 07 9d 38")); // held 499 ms
+    REQUIRE(written(steps).size() == 1);
+    CHECK(written(steps)[0] == hex("04 00 00 0c  00 00 00 02  00 00 00 4d  00 07 9d 38")); // held 499 ms
     CHECK(steps.front().urgent);
     c.write();
     // The schedule stands: the next beat at 2 s, seq 3.
