@@ -178,8 +178,10 @@ public:
         /// timer's wake-up about once per interval, whatever the peer does
         /// (reads only note the time; the timer is re-armed when it
         /// fires), and an 8-byte frame per probe.
-        /// A peer that does not offer gets nothing from it here: TCP has
-        /// no probe of its own.
+        /// A peer that does not offer gets the transport's own probe, if
+        /// it has one, every probe_interval: a WebSocket ping to a
+        /// ping-mode peer (heartbeat/websocket.hpp, which needs it: set it
+        /// to the interval there); TCP has none.
         duration probe_interval = duration::zero();
         /// A second connection with an online id.
         duplicate_policy on_duplicate = duplicate_policy::replace;
