@@ -134,6 +134,14 @@ components)
 and heartbeat::websocket needs Boost.Beast, which runs on Boost.Asio only \
 (reconfigure heartbeat with -DHEARTBEAT_USE_BOOST_ASIO=ON and install it again)"
     must_refuse websocket-auto "$work/prefix-auto" "$standalone_refusal"
+    # Insisting on it with standalone Asio stops heartbeat's own configuration
+    # (CMake wraps that message: one line of it).
+    if cmake -S "$src" -B "$work/lib-websocket-on" "${flags[@]}" "${no_dev_targets[@]}" -DHEARTBEAT_USE_BOOST_ASIO=OFF \
+        -DHEARTBEAT_WITH_WEBSOCKET=ON >"$work/lib-websocket-on.log" 2>&1; then
+        cat "$work/lib-websocket-on.log" >&2
+        fail "HEARTBEAT_WITH_WEBSOCKET=ON configured with standalone Asio"
+    fi
+    expect_in "$work/lib-websocket-on.log" "heartbeat: HEARTBEAT_WITH_WEBSOCKET=ON needs HEARTBEAT_USE_BOOST_ASIO=ON"
     # prefix-off is in the calling build's flavour: a Boost.Asio one says
     # the component was switched off; a standalone one gives the deeper reason.
     if [ "$boost" = ON ]; then
