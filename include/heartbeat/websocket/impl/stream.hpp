@@ -3,6 +3,7 @@
 #ifndef HEARTBEAT_WEBSOCKET_IMPL_STREAM_HPP
 #define HEARTBEAT_WEBSOCKET_IMPL_STREAM_HPP
 
+#include <heartbeat/websocket.hpp>
 #include <heartbeat/websocket/detail/request.hpp>
 
 #include <algorithm>
