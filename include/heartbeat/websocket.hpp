@@ -258,7 +258,6 @@ private:
     struct state;
     basic_stream(std::unique_ptr<websocket_type> ws, endpoint_ptr ep);
 
-    void on_control(beast::websocket::frame_type kind, beast::string_view payload);
     void choose_mode(error_code& ec);
     template <class Handler>
     void on_request(Handler&& handler);
