@@ -23,6 +23,13 @@ if(HEARTBEAT_HAS_TLS)
     DESTINATION "${heartbeat_install_cmakedir}"
     COMPONENT heartbeat_Development)
 endif()
+if(HEARTBEAT_HAS_WEBSOCKET)
+  install(TARGETS heartbeat_websocket EXPORT heartbeatWebsocketTargets)
+  install(EXPORT heartbeatWebsocketTargets
+    NAMESPACE heartbeat::
+    DESTINATION "${heartbeat_install_cmakedir}"
+    COMPONENT heartbeat_Development)
+endif()
 
 # A header-only package fits any architecture; 0.x minors stay compatible
 # within a major version by CMake's rules.

@@ -1,6 +1,6 @@
 # pkg-config files, for builds that do not use CMake (Meson, Make, scripts):
-# heartbeat.pc, and heartbeat-redis.pc / heartbeat-tls.pc beside it when
-# those components are installed.
+# heartbeat.pc, and heartbeat-redis.pc / heartbeat-tls.pc /
+# heartbeat-websocket.pc beside it when those components are installed.
 #
 # They go to share/pkgconfig, not lib/pkgconfig: the library is headers only
 # and its flags are the same on every architecture (the CMake package is
@@ -54,6 +54,9 @@ if(HEARTBEAT_HAS_REDIS)
 endif()
 if(HEARTBEAT_HAS_TLS)
   list(APPEND _hb_pc_files heartbeat-tls)
+endif()
+if(HEARTBEAT_HAS_WEBSOCKET)
+  list(APPEND _hb_pc_files heartbeat-websocket)
 endif()
 foreach(_hb_pc IN LISTS _hb_pc_files)
   configure_file("${PROJECT_SOURCE_DIR}/cmake/${_hb_pc}.pc.in" "${PROJECT_BINARY_DIR}/pkgconfig/${_hb_pc}.pc" @ONLY)

@@ -66,7 +66,7 @@ public:
     /// The session's options (heartbeat/session/client_session.hpp: id,
     /// credential, interval, misses, hello_timeout, beat_only_when_idle,
     /// max_frame, close_timeout, the bounds on the server's terms, rtt_gain,
-    /// detection) and the driver's own.
+    /// max_version, answer_probes, detection) and the driver's own.
     struct options : session_type::options {
         /// Bytes read per read operation.
         std::size_t read_buffer_size = 1024;

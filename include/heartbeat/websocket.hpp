@@ -12,9 +12,10 @@
 // then runs one of two modes, chosen per connection:
 //
 // - framed: the client offers the subprotocol `heartbeat` (the JavaScript
-//   client in js/ does). The protocol of docs/PROTOCOL.md travels in binary
-//   messages, whole: HELLO, beats, echoes, DATA, PROBEs the page's script
-//   answers (a page whose script is frozen does not), refusals.
+//   client in js/ does). The byte stream of docs/PROTOCOL.md travels in
+//   binary messages (a frame may span messages): HELLO, beats, echoes,
+//   DATA, PROBEs the page's script answers (a page whose script is frozen
+//   does not), refusals.
 // - ping: any other client, with no library at all. Identity comes from the
 //   upgrade request (by default its query: `?id=alice&token=...`), the
 //   server sends WebSocket pings at the interval (browsers answer them by
@@ -257,7 +258,6 @@ private:
     struct state;
     basic_stream(std::unique_ptr<websocket_type> ws, endpoint_ptr ep);
 
-    void on_control(beast::websocket::frame_type kind, beast::string_view payload);
     void choose_mode(error_code& ec);
     template <class Handler>
     void on_request(Handler&& handler);

@@ -1,29 +1,33 @@
 #!/usr/bin/env bash
 # Proves one way of consuming heartbeat. Run by ctest.
-#   run.sh MODE SOURCE_DIR WORK_DIR CXX USE_BOOST_ASIO HAS_REDIS HAS_TLS
+#   run.sh MODE SOURCE_DIR WORK_DIR CXX USE_BOOST_ASIO HAS_REDIS HAS_TLS HAS_WEBSOCKET
 # MODE:
-#   install     install, then find_package (components redis, tls where found)
+#   install     install, then find_package (components redis, tls, websocket
+#               where found)
 #   readme      the README's two install commands on a machine without
-#               Catch2, then find_package; an explicit HEARTBEAT_BUILD_TESTS=ON
+#               Catch2, then find_package and the core consumer (install
+#               proves the components); an explicit HEARTBEAT_BUILD_TESTS=ON
 #               there must fail
 #   components  find_package(... COMPONENTS x) against installs without x
 #               must fail and say why
 #   pkgconfig   install (to another --prefix), then build with pkg-config
 #   subdir      vendored add_subdirectory
 #   plain       a plain include path
-# HAS_REDIS / HAS_TLS say whether the calling build made heartbeat::redis /
-# heartbeat::tls: where it did, the consumers must get them too.
+# HAS_REDIS / HAS_TLS / HAS_WEBSOCKET say whether the calling build made
+# heartbeat::redis / heartbeat::tls / heartbeat::websocket: where it did,
+# the consumers must get them too.
 # Exit status 77 means skipped (no pkg-config).
 set -euo pipefail
-mode=$1 src=$2 work=$3/$1 cxx=$4 boost=${5:-OFF} has_redis=${6:-OFF} has_tls=${7:-OFF}
+mode=$1 src=$2 work=$3/$1 cxx=$4 boost=${5:-OFF} has_redis=${6:-OFF} has_tls=${7:-OFF} has_websocket=${8:-OFF}
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work"
 mkdir -p "$work"
 flags=(-G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release)
 command -v ninja >/dev/null || flags=(-DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release)
-# The library alone: none of its own developer targets.
-lib_only=(-DHEARTBEAT_BUILD_TESTS=OFF -DHEARTBEAT_BUILD_EXAMPLES=OFF -DHEARTBEAT_BUILD_BENCHMARKS=OFF
-          -DHEARTBEAT_USE_BOOST_ASIO="$boost")
+# The library alone: none of its own developer targets (in the calling
+# build's flavour, or another: no_dev_targets plus a HEARTBEAT_USE_BOOST_ASIO).
+no_dev_targets=(-DHEARTBEAT_BUILD_TESTS=OFF -DHEARTBEAT_BUILD_EXAMPLES=OFF -DHEARTBEAT_BUILD_BENCHMARKS=OFF)
+lib_only=("${no_dev_targets[@]}" -DHEARTBEAT_USE_BOOST_ASIO="$boost")
 strict=(-std=c++17 -Wall -Wextra -Wpedantic -Werror)
 
 fail() {
@@ -85,7 +89,9 @@ readme)
     cmake --install "$work/lib"
     test -f "$work/prefix/share/heartbeat/cmake/heartbeatConfig.cmake"
     cmake -S "$here/find_package" -B "$work/app" "${flags[@]}" -DCMAKE_PREFIX_PATH="$work/prefix"
-    cmake --build "$work/app"
+    # The core consumer only: install mode builds the components' (a
+    # WebSocket consumer alone takes half a minute to compile).
+    cmake --build "$work/app" --target consumer
     # Asking for the tests without Catch2 stops the configuration.
     if CXX="$cxx" cmake -S "$src" -B "$work/lib-tests" "${readme[@]}" -DHEARTBEAT_BUILD_TESTS=ON \
         >"$work/lib-tests.log" 2>&1; then
@@ -97,11 +103,12 @@ readme)
 components)
     # Left out on purpose.
     cmake -S "$src" -B "$work/lib-off" "${flags[@]}" "${lib_only[@]}" -DHEARTBEAT_WITH_REDIS=OFF \
-        -DHEARTBEAT_WITH_TLS=OFF -DCMAKE_INSTALL_PREFIX="$work/prefix-off" >/dev/null
+        -DHEARTBEAT_WITH_TLS=OFF -DHEARTBEAT_WITH_WEBSOCKET=OFF -DCMAKE_INSTALL_PREFIX="$work/prefix-off" >/dev/null
     cmake --install "$work/lib-off" >/dev/null
-    for f in share/heartbeat/cmake/heartbeatRedisTargets.cmake share/heartbeat/cmake/heartbeatTlsTargets.cmake \
-        share/pkgconfig/heartbeat-redis.pc share/pkgconfig/heartbeat-tls.pc; do
-        [ ! -e "$work/prefix-off/$f" ] || fail "$f installed although its component is OFF"
+    for c in Redis:redis Tls:tls Websocket:websocket; do
+        for f in "share/heartbeat/cmake/heartbeat${c%%:*}Targets.cmake" "share/pkgconfig/heartbeat-${c#*:}.pc"; do
+            [ ! -e "$work/prefix-off/$f" ] || fail "$f installed although its component is OFF"
+        done
     done
     must_refuse redis-off "$work/prefix-off" \
         "heartbeat: component redis was not installed: heartbeat was configured with -DHEARTBEAT_WITH_REDIS=OFF"
@@ -109,21 +116,48 @@ components)
         "heartbeat: component tls was not installed: heartbeat was configured with -DHEARTBEAT_WITH_TLS=OFF"
     find_component redis-optional "$work/prefix-off" ON || { cat "$work/redis-optional.log" >&2; fail "OPTIONAL_COMPONENTS redis failed"; }
     expect_in "$work/redis-optional.log" "heartbeat found without its optional redis"
-    must_refuse nonesuch-off "$work/prefix-off" "heartbeat: there is no component nonesuch (there are: redis, tls)"
+    must_refuse nonesuch-off "$work/prefix-off" "heartbeat: there is no component nonesuch (there are: redis, tls, websocket)"
 
-    # AUTO on a machine without hiredis or OpenSSL.
-    cmake -S "$src" -B "$work/lib-auto" "${flags[@]}" "${lib_only[@]}" -DCMAKE_DISABLE_FIND_PACKAGE_Hiredis=ON \
-        -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON -DCMAKE_INSTALL_PREFIX="$work/prefix-auto" >/dev/null
+    # AUTO on a machine without hiredis or OpenSSL, and with standalone Asio
+    # whatever the calling build's flavour (every profile of
+    # scripts/install-deps.sh has it), so that heartbeat::websocket cannot
+    # exist: both of its refusals are proven without a third install.
+    cmake -S "$src" -B "$work/lib-auto" "${flags[@]}" "${no_dev_targets[@]}" -DHEARTBEAT_USE_BOOST_ASIO=OFF \
+        -DCMAKE_DISABLE_FIND_PACKAGE_Hiredis=ON -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON \
+        -DCMAKE_INSTALL_PREFIX="$work/prefix-auto" >/dev/null
     cmake --install "$work/lib-auto" >/dev/null
     must_refuse redis-auto "$work/prefix-auto" \
         "heartbeat: component redis was not installed: hiredis was not found when heartbeat was built"
     must_refuse tls-auto "$work/prefix-auto" \
         "heartbeat: component tls was not installed: OpenSSL was not found when heartbeat was built"
+    standalone_refusal="heartbeat: component websocket was not installed: heartbeat was built with standalone Asio, \
+and heartbeat::websocket needs Boost.Beast, which runs on Boost.Asio only \
+(reconfigure heartbeat with -DHEARTBEAT_USE_BOOST_ASIO=ON and install it again)"
+    must_refuse websocket-auto "$work/prefix-auto" "$standalone_refusal"
+    # Insisting on it with standalone Asio stops heartbeat's own configuration
+    # (CMake wraps that message: one line of it).
+    if cmake -S "$src" -B "$work/lib-websocket-on" "${flags[@]}" "${no_dev_targets[@]}" -DHEARTBEAT_USE_BOOST_ASIO=OFF \
+        -DHEARTBEAT_WITH_WEBSOCKET=ON >"$work/lib-websocket-on.log" 2>&1; then
+        cat "$work/lib-websocket-on.log" >&2
+        fail "HEARTBEAT_WITH_WEBSOCKET=ON configured with standalone Asio"
+    fi
+    expect_in "$work/lib-websocket-on.log" "heartbeat: HEARTBEAT_WITH_WEBSOCKET=ON needs HEARTBEAT_USE_BOOST_ASIO=ON"
+    # prefix-off is in the calling build's flavour: a Boost.Asio one says
+    # the component was switched off; a standalone one gives the deeper reason.
+    if [ "$boost" = ON ]; then
+        must_refuse websocket-off "$work/prefix-off" \
+            "heartbeat: component websocket was not installed: heartbeat was configured with -DHEARTBEAT_WITH_WEBSOCKET=OFF (configure heartbeat with -DHEARTBEAT_WITH_WEBSOCKET=ON and install it again)"
+    else
+        must_refuse websocket-off "$work/prefix-off" "$standalone_refusal"
+    fi
 
     # Installed, but the dependency has gone since (hidden from the consumer).
-    if [ "$has_redis" = ON ] || [ "$has_tls" = ON ]; then
+    # (Beast comes with Boost's headers, which the package needs anyway:
+    # websocket has no "gone since" case of its own to hide.)
+    if [ "$has_redis" = ON ] || [ "$has_tls" = ON ] || [ "$has_websocket" = ON ]; then
         cmake -S "$src" -B "$work/lib-all" "${flags[@]}" "${lib_only[@]}" -DHEARTBEAT_WITH_REDIS="$has_redis" \
-            -DHEARTBEAT_WITH_TLS="$has_tls" -DCMAKE_INSTALL_PREFIX="$work/prefix-all" >/dev/null
+            -DHEARTBEAT_WITH_TLS="$has_tls" -DHEARTBEAT_WITH_WEBSOCKET="$has_websocket" \
+            -DCMAKE_INSTALL_PREFIX="$work/prefix-all" >/dev/null
         cmake --install "$work/lib-all" >/dev/null
         if [ "$has_redis" = ON ]; then
             find_component redis-all "$work/prefix-all" || { cat "$work/redis-all.log" >&2; fail "COMPONENTS redis failed"; }
@@ -137,6 +171,10 @@ components)
                 "heartbeat: component tls was installed but OpenSSL is not found now" \
                 -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON
         fi
+        if [ "$has_websocket" = ON ]; then
+            find_component websocket-all "$work/prefix-all" ||
+                { cat "$work/websocket-all.log" >&2; fail "COMPONENTS websocket failed"; }
+        fi
     fi
     cat "$work"/*-off.log "$work"/*-auto.log
     echo "components: every refusal names its reason"
@@ -147,7 +185,7 @@ pkgconfig)
     # Installed with --prefix elsewhere than CMAKE_INSTALL_PREFIX: the .pc
     # files must point at where they are, not where the build expected.
     cmake -S "$src" -B "$work/lib" "${flags[@]}" "${lib_only[@]}" -DHEARTBEAT_WITH_REDIS="$has_redis" \
-        -DHEARTBEAT_WITH_TLS="$has_tls" -DCMAKE_INSTALL_PREFIX="$work/unused"
+        -DHEARTBEAT_WITH_TLS="$has_tls" -DHEARTBEAT_WITH_WEBSOCKET="$has_websocket" -DCMAKE_INSTALL_PREFIX="$work/unused"
     cmake --install "$work/lib" --prefix "$work/prefix"
     export PKG_CONFIG_PATH="$work/prefix/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
     mkdir -p "$work/app"
@@ -164,7 +202,7 @@ pkgconfig)
     *"-I$work/"*"/include"*) ;;
     *) fail "heartbeat.pc does not point at $work/prefix/include" ;;
     esac
-    for c in redis tls; do
+    for c in redis tls websocket; do
         pc=$work/prefix/share/pkgconfig/heartbeat-$c.pc
         var=has_$c
         if [ "${!var}" = ON ]; then
@@ -195,11 +233,11 @@ esac
 "$work/app/consumer"
 # The optional components, wherever the build made them. Where the calling
 # build had one, a CMake consumer must have found it too.
-for c in redis tls; do
+for c in redis tls websocket; do
     var=has_$c
     if [ -x "$work/app/consumer_$c" ]; then
         "$work/app/consumer_$c"
-    elif [ "${!var}" = ON ] && [ "$mode" != plain ]; then
+    elif [ "${!var}" = ON ] && [ "$mode" != plain ] && [ "$mode" != readme ]; then
         fail "heartbeat::$c was built here but the consumer did not get it"
     fi
 done

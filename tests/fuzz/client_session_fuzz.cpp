@@ -4,7 +4,7 @@
 // the clock and the completion of our writes. The session must end with a
 // clear error or keep running; it must never crash, finish twice, write a
 // frame a client may not send, or let its list of unanswered beats grow
-// without bound.
+// without bound. PROBEs come in any number and order, offered or not.
 #include <heartbeat/session/client_session.hpp>
 
 #include <heartbeat/testing/manual_clock.hpp>
@@ -50,6 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint8_t flags = byte();
     o.beat_only_when_idle = (flags & 1) != 0;
     o.max_version = (flags & 2) != 0 ? wire::protocol_version : wire::protocol_version_2;
+    o.answer_probes = (flags & 4) == 0;
     machine m(o);
     bool finished = false;
     bool want_read = false;
@@ -117,6 +118,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         drain();
         HEARTBEAT_FUZZ_REQUIRE(m.unanswered() <= 256);
+        // PROBEs reach only a client that offered to answer them, in version 2.
+        HEARTBEAT_FUZZ_REQUIRE(m.probes_received() == 0 || (o.answer_probes && m.version() == 2));
         HEARTBEAT_FUZZ_REQUIRE(m.unanswered() <= m.beats_sent());
     }
     m.abort();

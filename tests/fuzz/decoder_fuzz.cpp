@@ -84,6 +84,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     std::abort();
                 break;
             }
+            case wire::frame_type::probe: {
+                std::uint32_t seq = 0;
+                if (wire::parse_probe(f, seq) != wire::decode_status::ok)
+                    std::abort(); // fixed size, checked at the header
+                break;
+            }
             case wire::frame_type::goodbye: {
                 wire::goodbye_reason r{};
                 (void)wire::parse_goodbye(f, r);

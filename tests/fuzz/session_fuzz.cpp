@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,8 @@ struct harness {
 
     // Every frame the server writes decodes as whole frames a server may
     // send: one, or RETRY_AFTER then ERROR as a last frame; version 2's
-    // frames only in a version 2 session.
+    // frames only in a version 2 session, and PROBE only to a peer that
+    // offered to answer it.
     void check_frame(const machine::action& a, bool last) const
     {
         wire::decoder d(wire::max_encodable_payload);
@@ -57,7 +59,9 @@ struct harness {
             const bool v1_type = f.type == wire::frame_type::echo || f.type == wire::frame_type::welcome
                                  || f.type == wire::frame_type::error || f.type == wire::frame_type::goodbye;
             const bool v2_type = f.type == wire::frame_type::terms || f.type == wire::frame_type::retry_after;
-            HEARTBEAT_FUZZ_REQUIRE(v1_type || (v2_type && m.version() == wire::protocol_version_2));
+            const bool probe = f.type == wire::frame_type::probe;
+            HEARTBEAT_FUZZ_REQUIRE(v1_type || (v2_type && m.version() == wire::protocol_version_2)
+                                   || (probe && m.online() && m.peer_answers_probes() && !last));
             if (f.type == wire::frame_type::retry_after)
                 retry = true;
             else if (retry)
@@ -101,8 +105,11 @@ struct harness {
                 m.admitted(r, test_clock::now());
                 break;
             }
-            case kind::touch:
             case kind::probe:
+                // The transport's probe, for a peer that answers none of ours.
+                HEARTBEAT_FUZZ_REQUIRE(m.online() && !m.peer_answers_probes());
+                break;
+            case kind::touch:
             case kind::sample_rtt:
             case kind::measured_rtt:
             case kind::deliver: HEARTBEAT_FUZZ_REQUIRE(m.online()); break;
@@ -111,7 +118,7 @@ struct harness {
                 break;
             case kind::write:
                 check_frame(a, false);
-                // ECHO (8; 12 in version 2) or TERMS (15) ahead of DATA.
+                // ECHO (8; 12 in version 2), PROBE (8) or TERMS (15) ahead of DATA.
                 HEARTBEAT_FUZZ_REQUIRE(!a.urgent || a.size == 8 || a.size == 12 || a.size == 15);
                 queued += a.size;
                 break;
@@ -159,7 +166,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 3: h.m.replaced(test_clock::now()); break;
         case 4: h.m.shutdown(test_clock::now()); break;
         case 5: h.queued = 0; break; // the peer read everything
-        case 7: h.m.probe_answered(test_clock::now()); break;
+        case 7: {
+            // The transport's answer, with a sample (some absurd) or none.
+            const auto b = in.byte();
+            std::optional<std::chrono::microseconds> rtt;
+            if (b % 3 != 0)
+                rtt = std::chrono::microseconds((b % 3 == 1 ? 1 : -1) * std::int64_t{in.byte()} * 1000);
+            h.m.probe_answered(test_clock::now(), rtt);
+            break;
+        }
         case 8:
             (void)h.m.renegotiate(test_clock::now(), std::chrono::milliseconds(1 + in.byte()) * 10, in.byte() % 8);
             break;

@@ -61,6 +61,8 @@ void use_server_session(Session& s, typename Session::time_point now)
         (void)a.bytes();
     s.timer_fired(now);
     s.probe_answered(now);
+    s.probe_answered(now, std::chrono::microseconds(250));
+    (void)s.peer_answers_probes();
     s.timed_out(now);
     s.replaced(now);
     s.shutdown(now);
@@ -81,6 +83,7 @@ void use_client_session(Session& s, typename Session::time_point now)
     (void)s.rtt_variation();
     (void)s.retry_after();
     (void)s.server_max_frame();
+    (void)s.probes_received();
     s.leave(now);
     s.abort();
 }

@@ -534,3 +534,51 @@ TEST_CASE("loopback: versions 1 and 2 meet in every pairing over TCP", "[loopbac
         CHECK(off->reason == offline_reason::left);
     }
 }
+
+TEST_CASE("loopback: a peer that only answers PROBEs stays online, and one that stops goes offline",
+          "[loopback][probe]")
+{
+    auto so = fast_watcher_options(100ms); // I = 100 ms, N = 3: 300 ms of silence is too much
+    so.probe_interval = 50ms;
+    server srv(so);
+    raw_peer peer; // a page whose timers are throttled: it never beats by itself
+    peer.connect(srv.endpoint());
+    std::vector<std::uint8_t> hello;
+    heartbeat::wire::append_hello(hello, {heartbeat::wire::protocol_version, 100, "tab", {},
+                                          heartbeat::wire::hello_flags::v2 | heartbeat::wire::hello_flags::probes});
+    peer.send(hello);
+    const auto welcome = peer.read_frame();
+    REQUIRE(welcome);
+    REQUIRE(welcome->type == frame_type::welcome);
+    REQUIRE(srv.rec.wait_for("tab", true));
+
+    // For 1 s, three times the deadline, it answers each PROBE with a BEAT.
+    std::uint32_t seq = 0;
+    std::uint32_t probes = 0;
+    auto last_sent = steady::now();
+    const auto until = last_sent + 1s;
+    while (steady::now() < until) {
+        const auto f = peer.read_frame(500ms);
+        REQUIRE(f);
+        if (f->type != frame_type::probe)
+            continue; // the echoes of our answers
+        ++probes;
+        std::uint32_t n = 0;
+        REQUIRE(heartbeat::wire::parse_probe({f->type, f->payload.data(), f->payload.size()}, n)
+                == heartbeat::wire::decode_status::ok);
+        CHECK(n == probes); // counted from 1
+        last_sent = steady::now(); // the server reads it no earlier
+        peer.send_beat(++seq);
+    }
+    CHECK(probes >= 5); // one per 50 ms of silence, however loaded the machine
+    CHECK(srv.watcher().is_online("tab"));
+    CHECK(srv.rec.events().size() == 1); // online, and nothing since
+
+    // It stops answering: the PROBEs do not stand in for it, and it goes
+    // offline N x I after its last BEAT, as any silent peer does.
+    const auto off = srv.rec.wait_for("tab", false);
+    REQUIRE(off);
+    CHECK(off->reason == offline_reason::timeout);
+    CHECK(ms_between(last_sent, off->at) >= 300ms);
+    CHECK(ms_between(last_sent, off->at) <= 300ms + slack);
+}

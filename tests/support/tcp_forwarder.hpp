@@ -53,7 +53,17 @@ public:
 
     void restore()
     {
-        on_io([this] { cut_ = false; });
+        on_io([this] {
+            cut_ = false;
+            silent_ = false;
+        });
+    }
+
+    /// A blackhole, as when a NAT mapping or a firewall flow vanishes: the
+    /// connections stay open, every byte either way is dropped.
+    void blackhole()
+    {
+        on_io([this] { silent_ = true; });
     }
 
 private:
@@ -118,6 +128,8 @@ private:
                 from.close(ignored);
                 return;
             }
+            if (silent_)
+                return pump(l, from, to, buf);
             heartbeat::net::async_write(to, heartbeat::net::buffer(buf.data(), n),
                                         [this, l, &from, &to, &buf](const heartbeat::error_code& write_ec,
                                                                      std::size_t) {
@@ -132,6 +144,7 @@ private:
     tcp::acceptor acceptor_;
     std::list<std::shared_ptr<link>> links_;
     bool cut_ = false;
+    bool silent_ = false;
     std::thread thread_;
 };
 

@@ -145,8 +145,8 @@ TEST_CASE("client_session: HELLO, then WELCOME's terms are adopted", "[client_se
     auto s = d.drain();
     REQUIRE(kinds(s) == std::vector<kind>{kind::write, kind::wait_until, kind::read});
     std::vector<std::uint8_t> hello;
-    wire::append_hello(hello, {wire::protocol_version, 100, "client", {}, wire::hello_flags::v2});
-    CHECK(s[0].bytes == bytes_of(hello)); // asks for version 2; the v1 WELCOME below runs version 1
+    wire::append_hello(hello, {wire::protocol_version, 100, "client", {}, wire::hello_flags::v2 | wire::hello_flags::probes});
+    CHECK(s[0].bytes == bytes_of(hello)); // asks for version 2 (and offers probes); the v1 WELCOME below runs version 1
     CHECK(s[1].at == time_point(5s)); // hello_timeout
     d.write();
     test_clock::advance(40ms);
@@ -451,4 +451,127 @@ TEST_CASE("client_session: with phi-accrual, answers feed the policy", "[client_
     }
     check_finish(s, ending::error, error::peer_lost);
     CHECK(d.m.unanswered() <= 256);
+}
+
+namespace {
+// The client's HELLO flags for these options.
+unsigned hello_flags_of(machine::options o)
+{
+    test_clock::reset();
+    driver<> d(std::move(o));
+    d.m.start(test_clock::now());
+    const auto s = d.drain();
+    REQUIRE_FALSE(s.empty());
+    REQUIRE(s[0].bytes.size() > 7);
+    return static_cast<std::uint8_t>(s[0].bytes[7]);
+}
+
+// Running version 2 from WELCOME at 0 s (3 x 100 ms), TERMS_ACK 0 written.
+void establish_v2(driver<>& d)
+{
+    test_clock::reset();
+    d.m.start(test_clock::now());
+    d.drain();
+    d.write();
+    d.feed(welcome_v2(3, 100));
+    REQUIRE(d.m.established());
+    REQUIRE(d.m.version() == 2);
+    d.write();
+}
+} // namespace
+
+TEST_CASE("client_session: HELLO offers to answer probes unless told not to", "[client_session]")
+{
+    CHECK(hello_flags_of(defaults()) == unsigned{wire::hello_flags::v2 | wire::hello_flags::probes});
+    auto quiet = defaults();
+    quiet.answer_probes = false;
+    CHECK(hello_flags_of(quiet) == unsigned{wire::hello_flags::v2});
+    auto v1 = defaults();
+    v1.max_version = 1;
+    CHECK(hello_flags_of(v1) == 0u); // the flag means nothing without version 2
+}
+
+TEST_CASE("client_session: a PROBE is answered at once by the next BEAT and leaves the schedule alone",
+          "[client_session]")
+{
+    driver<> d;
+    establish_v2(d);
+    d.beat_now(); // seq 1 at 100 ms
+    test_clock::advance(30ms);
+    d.feed(echo_v2(1, 77)); // at 130 ms: a stamp to return
+    test_clock::advance(20ms);
+    auto s = d.feed(probe(1)); // at 150 ms
+    REQUIRE(kinds(s) == std::vector<kind>{kind::write, kind::read});
+    CHECK(s[0].urgent); // ahead of queued DATA
+    CHECK(s[0].bytes == beat_v2(2, 77, 20'000)); // the stamp, held 20 ms
+    CHECK(d.m.probes_received() == 1u);
+    d.write();
+    CHECK(d.timer == time_point(200ms)); // the schedule did not move
+    s = d.fire();
+    CHECK(test_clock::now() == time_point(200ms));
+    REQUIRE_FALSE(s.empty());
+    CHECK(s.front().bytes == beat(3)); // the next seq; no new stamp to return
+    SECTION("a beat already queued answers it")
+    {
+        s = d.feed(probe(2)); // beat 3 not written yet
+        CHECK(kinds(s) == std::vector<kind>{kind::read});
+        d.write();
+        CHECK(d.m.beats_sent() == 3u);
+    }
+    SECTION("its echo is matched like any other")
+    {
+        d.write();
+        test_clock::advance(5ms);
+        d.feed(probe(2));
+        d.write(); // beat 4
+        test_clock::advance(3ms);
+        d.feed(echo_v2(4, 90));
+        CHECK(d.m.unanswered() == 0u);
+        CHECK(d.m.last_rtt() == 3ms);
+    }
+}
+
+TEST_CASE("client_session: a PROBE is traffic for the watchdog (R13)", "[client_session]")
+{
+    driver<> d;
+    establish_v2(d);
+    d.beat_now();
+    d.beat_now();
+    REQUIRE(d.m.unanswered() == 2u);
+    d.feed(probe(1));
+    CHECK(d.m.unanswered() == 0u);
+}
+
+TEST_CASE("client_session: a PROBE the client did not offer to answer ends the session", "[client_session]")
+{
+    SECTION("version 2 with answer_probes off: protocol_error")
+    {
+        auto o = defaults();
+        o.answer_probes = false;
+        driver<> d(o);
+        establish_v2(d);
+        check_finish(d.feed(probe(1)), ending::error, error::protocol_error);
+    }
+    SECTION("a version 1 session: a type it does not know")
+    {
+        driver<> d;
+        d.establish(); // WELCOME version 1
+        check_finish(d.feed(probe(1)), ending::error, error::unknown_frame_type);
+    }
+    SECTION("before WELCOME: out of order")
+    {
+        test_clock::reset();
+        driver<> d;
+        d.m.start(test_clock::now());
+        d.drain();
+        check_finish(d.feed(probe(1)), ending::error, error::protocol_error);
+    }
+    SECTION("leaving: ignored, GOODBYE is on its way")
+    {
+        driver<> d;
+        establish_v2(d);
+        d.m.leave(test_clock::now());
+        d.drain();
+        CHECK(kinds(d.feed(probe(1))) == std::vector<kind>{kind::read});
+    }
 }

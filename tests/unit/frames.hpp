@@ -34,6 +34,18 @@ inline std::string hello_v2(std::string_view id, std::uint32_t interval_ms = 0, 
     wire::append_hello(v, {wire::protocol_version, interval_ms, id, credential, wire::hello_flags::v2});
     return bytes_of(v);
 }
+/// A HELLO with the flags given (hello_flags: v2, probes).
+inline std::string hello_flagged(std::uint8_t flags, std::string_view id, std::uint32_t interval_ms = 0)
+{
+    std::vector<std::uint8_t> v;
+    wire::append_hello(v, {wire::protocol_version, interval_ms, id, {}, flags});
+    return bytes_of(v);
+}
+/// A HELLO asking for version 2 and offering to answer PROBEs.
+inline std::string hello_probes(std::string_view id, std::uint32_t interval_ms = 0)
+{
+    return hello_flagged(wire::hello_flags::v2 | wire::hello_flags::probes, id, interval_ms);
+}
 inline std::string welcome(std::uint8_t misses, std::uint32_t interval_ms)
 {
     std::vector<std::uint8_t> v;
@@ -80,6 +92,7 @@ inline std::string retry_after(std::uint32_t ms)
     return bytes_of(f);
 }
 inline std::string echo(std::uint32_t seq) { return bytes_of(wire::encode_echo(seq)); }
+inline std::string probe(std::uint32_t seq) { return bytes_of(wire::encode_probe(seq)); }
 inline std::string goodbye(wire::goodbye_reason r) { return bytes_of(wire::encode_goodbye(r)); }
 inline std::string error_frame(wire::error_code_value code, std::string_view message)
 {

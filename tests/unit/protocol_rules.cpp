@@ -181,13 +181,15 @@ bool has(const std::vector<server_step>& s, skind k)
 {
     return std::any_of(s.begin(), s.end(), [k](const server_step& x) { return x.type == k; });
 }
-// The frames the server wrote, in order; the last frame of a closing
-// session last.
-std::vector<std::string> written(const std::vector<server_step>& s)
+// The frames a side wrote, in order; the last frame of a closing session
+// last. Both machines' kinds name them alike.
+template <class Step>
+std::vector<std::string> written(const std::vector<Step>& s)
 {
+    using step_kind = decltype(Step::type);
     std::vector<std::string> out;
     for (const auto& x : s)
-        if (x.type == skind::write || x.type == skind::close_after)
+        if (x.type == step_kind::write || x.type == step_kind::close_after)
             out.push_back(x.bytes);
     return out;
 }
@@ -498,7 +500,7 @@ TEST_CASE("PROTOCOL R8: the client's side of the handshake", "[protocol]")
         m.start(test_clock::now());
         const auto a = m.next();
         REQUIRE(a.type == ckind::write);
-        CHECK(std::string(a.bytes()) == hello_v2("ab", 1000));
+        CHECK(std::string(a.bytes()) == hello_probes("ab", 1000)); // version 2, answers PROBEs (R36)
     }
     SECTION("no WELCOME within 5 s: hello_timeout and no frame")
     {
@@ -717,7 +719,7 @@ TEST_CASE("PROTOCOL R17: DATA larger than the receiver accepts ends the session 
 TEST_CASE("PROTOCOL R18: frames out of place are protocol_error", "[protocol]")
 {
     for (const auto& bad : std::vector<std::string>{hello("p"), frames::welcome(3, 1000), frames::echo(1),
-                                                    terms(1, 3, 1000), retry_after(1000)}) {
+                                                    terms(1, 3, 1000), retry_after(1000), probe(1)}) {
         server s;
         s.welcome();
         const auto steps = s.feed(bad);
@@ -732,8 +734,14 @@ TEST_CASE("PROTOCOL R18: frames out of place are protocol_error", "[protocol]")
         CHECK(ended_with(steps) == error::protocol_error);
         CHECK_FALSE(wrote_anything(steps));
     }
+    // A version 2 session: a PROBE is the server's to send.
+    {
+        server s;
+        s.welcome_v2();
+        CHECK(refusal_code(s.feed(probe(1))) == wire_code(code::protocol_error));
+    }
     // In a version 1 session the types of version 2 are unknown (R1, R29).
-    for (const auto& bad : std::vector<std::string>{terms_ack(0, 1000), retry_after(1000)}) {
+    for (const auto& bad : std::vector<std::string>{terms_ack(0, 1000), retry_after(1000), probe(1)}) {
         client c;
         c.establish();
         const auto steps = c.feed(bad);
@@ -1217,6 +1225,92 @@ TEST_CASE("PROTOCOL R34: a full server tells a version 2 client when to retry", 
     CHECK(error_code_of(bare[0]) == wire_code(code::server_full));
 }
 
+TEST_CASE("PROTOCOL R35: the server probes a client that offered after probe_interval of silence", "[protocol]")
+{
+    server_machine::options o;
+    o.probe_interval = 1500ms;
+    server s(o); // started at 10 s
+    const time_point t = test_clock::now();
+    std::vector<std::uint8_t> h;
+    wire::append_hello(h, {wire::protocol_version, 1000, "ab", "k", wire::hello_flags::v2 | wire::hello_flags::probes});
+    CHECK(bytes_of(h) == hex("01 00 00 0e  48 42 01 03  00 00 03 e8  02 61 62  00 01 6b"));
+    s.feed(bytes_of(h)); // WELCOME at t: held to 3 x 1 s
+    REQUIRE(s.m.version() == 2);
+    // Silence since WELCOME: the first PROBE at exactly t + 1.5 s.
+    test_clock::advance_to(t + 1500ms - 1ns);
+    CHECK(written(s.timer()).empty());
+    test_clock::advance_to(t + 1500ms);
+    auto steps = s.timer();
+    CHECK(written(steps) == std::vector<std::string>{hex("0b 00 00 04  00 00 00 01")});
+    CHECK(find(steps, skind::write)->urgent);
+    // Any byte restarts the count: read at t + 2 s, so nothing at t + 3 s
+    // and the next PROBE at t + 3.5 s.
+    test_clock::advance_to(t + 2s);
+    s.feed(terms_ack(0, 65'536));
+    test_clock::advance_to(t + 3s);
+    CHECK(written(s.timer()).empty());
+    test_clock::advance_to(t + 3500ms - 1ns);
+    CHECK(written(s.timer()).empty());
+    test_clock::advance_to(t + 3500ms);
+    CHECK(written(s.timer()) == std::vector<std::string>{hex("0b 00 00 04  00 00 00 02")});
+    test_clock::advance_to(t + 5s);
+    CHECK(written(s.timer()) == std::vector<std::string>{probe(3)});
+    // A PROBE is a question, not life: the deadline of R9 stands.
+    s.sweep();
+    CHECK(s.peer_online());
+    test_clock::advance(1ns);
+    s.sweep();
+    CHECK_FALSE(s.peer_online());
+    CHECK(s.offline == std::vector<offline_reason>{offline_reason::timeout});
+
+    // No PROBE to a client that did not offer, nor in a version 1 session
+    // (the flag alone does not make one): the transport's own probe instead.
+    for (const std::string& hello_bytes :
+         {hello_v2("ab", 1000), hello_flagged(wire::hello_flags::probes, "ab", 1000)}) {
+        server q(o);
+        q.feed(hello_bytes);
+        REQUIRE(q.m.online());
+        test_clock::advance(1500ms);
+        steps = q.timer();
+        CHECK(written(steps).empty());
+        CHECK(has(steps, skind::probe));
+    }
+}
+
+TEST_CASE("PROTOCOL R36: the client answers a PROBE at once with its next BEAT", "[protocol]")
+{
+    client c; // HELLO at 0 s, flags 03
+    c.feed(welcome_v2(3, 1000));
+    c.write(); // TERMS_ACK 0
+    c.fire();  // 1 s: beat 1
+    c.write();
+    test_clock::advance(1ms);
+    c.feed(echo_v2(1, 77)); // at 1.001 s
+    test_clock::advance_to(time_point(1500ms));
+    const auto steps = c.feed(hex("0b 00 00 04  00 00 00 01"));
+    REQUIRE(written(steps).size() == 1);
+    CHECK(written(steps)[0] == hex("04 00 00 0c  00 00 00 02  00 00 00 4d  00 07 9d 38")); // held 499 ms
+    CHECK(steps.front().urgent);
+    c.write();
+    // The schedule stands: the next beat at 2 s, seq 3.
+    CHECK(c.timer == time_point(2s));
+    CHECK(c.fire().front().bytes == frames::beat(3));
+
+    // Not offered: protocol_error; in a version 1 session type 0x0B is unknown.
+    auto co = client_options();
+    co.answer_probes = false;
+    client quiet(co);
+    quiet.feed(welcome_v2(3, 1000));
+    auto ended = quiet.feed(probe(1));
+    CHECK(ended_with(ended) == error::protocol_error);
+    CHECK_FALSE(wrote_anything(ended));
+    client v1;
+    v1.establish();
+    ended = v1.feed(probe(1));
+    CHECK(ended_with(ended) == error::unknown_frame_type);
+    CHECK_FALSE(wrote_anything(ended));
+}
+
 // ---- the worked examples --------------------------------------------------------
 
 TEST_CASE("PROTOCOL worked example: version 1 byte for byte", "[protocol]")
@@ -1241,13 +1335,19 @@ TEST_CASE("PROTOCOL worked example: version 2 byte for byte", "[protocol]")
     std::vector<std::uint8_t> h;
     wire::append_hello(h, {wire::protocol_version, 1000, "ab", "k", wire::hello_flags::v2});
     CHECK(bytes_of(h) == hex("01 00 00 0e  48 42 01 01  00 00 03 e8  02 61 62  00 01 6b"));
-    // The reference client sends exactly these bytes.
+    // The reference client sends exactly these bytes with answer_probes
+    // off, and by default offers to answer PROBEs too: flags 03.
     auto co = client_options();
     co.credential = "k";
+    co.answer_probes = false;
     test_clock::reset();
     client_machine m(co);
     m.start(test_clock::now());
     CHECK(std::string(m.next().bytes()) == bytes_of(h));
+    co.answer_probes = true;
+    client_machine offering(co);
+    offering.start(test_clock::now());
+    CHECK(std::string(offering.next().bytes()) == hex("01 00 00 0e  48 42 01 03  00 00 03 e8  02 61 62  00 01 6b"));
 
     // The server with 500 ms of grace: WELCOME v2.
     server_machine::options so;
@@ -1283,6 +1383,8 @@ TEST_CASE("PROTOCOL worked example: version 2 byte for byte", "[protocol]")
     CHECK(terms_ack(1, 65'536) == hex("09 00 00 06  00 01  00 01 00 00"));
 
     CHECK(retry_after(5000) == hex("0a 00 00 04  00 00 13 88"));
+    CHECK(probe(1) == hex("0b 00 00 04  00 00 00 01"));
+    CHECK(beat_v2(2, 77, 499'000) == hex("04 00 00 0c  00 00 00 02  00 00 00 4d  00 07 9d 38"));
     CHECK(error_frame(code::server_full, "") == hex("03 00 00 02  00 07"));
     CHECK(error_frame(code::timeout, "") == hex("03 00 00 02  00 0b"));
     CHECK(goodbye(wire::goodbye_reason::kicked) == hex("07 00 00 01  03"));

@@ -78,6 +78,24 @@ struct link {
     bool server_closed = false;
     server::admission::outcome admit_as = server::admission::outcome::admitted;
 
+    // The registry's deadline (R9), modelled when `expire` is set: the
+    // peer goes offline the first tick after misses x interval + grace of
+    // silence, and the session hears timed_out.
+    bool expire = false;
+    std::optional<time_point> went_offline_at;
+    // A client in a background tab: its timers stop (it neither beats nor
+    // watches), while what arrives is still read. Frozen: it reads nothing
+    // either (a page whose script is stopped).
+    bool client_timers_stopped = false;
+    bool client_frozen = false;
+
+    std::optional<time_point> registry_deadline() const
+    {
+        if (!expire || !registered)
+            return std::nullopt;
+        return last_touch + held_interval * static_cast<int>(held_misses) + server_options.grace + duration(1);
+    }
+
     link()
     {
         client_options.id = "peer";
@@ -194,23 +212,31 @@ struct link {
                 if (t && (!next || *t < *next))
                     next = t;
             };
+            const auto offline_at = registry_deadline();
+            consider(offline_at);
             consider(server_timer);
-            consider(client_timer);
+            if (!client_timers_stopped && !client_frozen)
+                consider(client_timer);
             if (!to_server.empty())
                 consider(to_server.front().arrives);
-            if (!to_client.empty())
+            if (!to_client.empty() && !client_frozen)
                 consider(to_client.front().arrives);
             if (!next || *next > until || ended)
                 break;
             test_clock::advance_to(std::max(*next, test_clock::now()));
             const auto now = test_clock::now();
-            if (!to_server.empty() && to_server.front().arrives <= now) {
+            if (offline_at && *offline_at <= now) {
+                registered = false;
+                went_offline_at = now;
+                srv->timed_out(now);
+            }
+            else if (!to_server.empty() && to_server.front().arrives <= now) {
                 server_input = std::move(to_server.front().bytes);
                 to_server.pop_front();
                 if (!server_closed)
                     srv->feed(reinterpret_cast<const std::uint8_t*>(server_input.data()), server_input.size(), now, 0);
             }
-            else if (!to_client.empty() && to_client.front().arrives <= now) {
+            else if (!client_frozen && !to_client.empty() && to_client.front().arrives <= now) {
                 client_input = std::move(to_client.front().bytes);
                 to_client.pop_front();
                 cli->feed(reinterpret_cast<const std::uint8_t*>(client_input.data()), client_input.size(), now);
@@ -219,7 +245,7 @@ struct link {
                 server_timer.reset();
                 srv->timer_fired(now);
             }
-            else if (client_timer && *client_timer <= now) {
+            else if (!client_timers_stopped && !client_frozen && client_timer && *client_timer <= now) {
                 client_timer.reset();
                 cli->timer_fired(now);
             }
@@ -249,6 +275,11 @@ struct link {
             if (f.type == t)
                 n = std::max(n, f.size);
         return n;
+    }
+    std::size_t count_sent_by_server(wire::frame_type t) const
+    {
+        return static_cast<std::size_t>(std::count_if(sent_by_server.begin(), sent_by_server.end(),
+                                                      [&](const seen_frame& f) { return f.type == t; }));
     }
     std::uint8_t highest_type_to_client() const
     {
@@ -527,6 +558,78 @@ TEST_CASE("protocol v2: frames of version 2 in a version 1 session are protocol 
                 test_clock::now(), 0);
     l.pump_server();
     CHECK(l.released == std::vector<offline_reason>{offline_reason::protocol_error});
+}
+
+TEST_CASE("protocol v2: a client whose timers stop but which answers PROBEs stays online", "[protocol_v2]")
+{
+    link l;
+    l.expire = true;
+    l.server_options.probe_interval = 250ms;
+    l.start();
+    l.run_for(1s);
+    REQUIRE(l.srv->peer_answers_probes());
+    CHECK(l.count_sent_by_server(wire::frame_type::probe) == 0); // beats every 100 ms: never probed
+    // The tab goes to the background: no more beats. The last one reached
+    // the server at 906 ms (WELCOME arrived at 4 ms, beats leave every
+    // 100 ms and take 2 ms); a PROBE follows 250 ms of silence and its
+    // answer arrives 4 ms later, so the server never hears nothing for
+    // longer than 254 ms, within the 300 ms it holds the client to.
+    CHECK(l.last_touch == time_point(906ms));
+    l.client_timers_stopped = true;
+    l.run_for(5s);
+    CHECK_FALSE(l.ended);
+    CHECK(l.registered);
+    CHECK(l.released.empty());
+    CHECK(l.count_sent_by_server(wire::frame_type::probe) == static_cast<std::size_t>((6s - 906ms) / 254ms)); // 20
+    CHECK(l.longest_silence_over_terms == 254ms - 300ms);
+    CHECK(l.cli->probes_received() == l.count_sent_by_server(wire::frame_type::probe));
+    // The answers are BEATs: echoed, and stamped, so the RTT keeps coming.
+    CHECK(l.srv->last_rtt() == 4ms);
+}
+
+TEST_CASE("protocol v2: a client that answers nothing goes offline at exactly its deadline", "[protocol_v2]")
+{
+    link l;
+    l.expire = true;
+    l.server_options.probe_interval = 250ms;
+    l.server_options.grace = 50ms;
+    l.start();
+    l.run_for(1s);
+    const time_point heard = l.last_touch;
+    CHECK(heard == time_point(906ms));
+    l.client_frozen = true; // the script stopped: PROBEs go unanswered
+    l.run_for(2s);
+    REQUIRE(l.went_offline_at);
+    CHECK(*l.went_offline_at == heard + 3 * 100ms + 50ms + 1ns);
+    CHECK(l.released == std::vector<offline_reason>{offline_reason::timeout});
+    // One PROBE went out in the silence (at 906 + 250 ms), and ERROR
+    // timeout after it.
+    CHECK(l.count_sent_by_server(wire::frame_type::probe) == 1);
+    CHECK(l.sent_by_server.back().type == wire::frame_type::error);
+}
+
+TEST_CASE("protocol v2: no PROBE where the client did not offer or the session runs version 1", "[protocol_v2]")
+{
+    struct setup {
+        std::uint8_t max_version;
+        bool answer_probes;
+    };
+    for (const setup c : {setup{2, false}, setup{1, true}}) {
+        CAPTURE(int{c.max_version}, c.answer_probes);
+        link l;
+        l.expire = true;
+        l.server_options.probe_interval = 250ms;
+        l.client_options.max_version = c.max_version;
+        l.client_options.answer_probes = c.answer_probes;
+        l.start();
+        l.run_for(1s);
+        CHECK_FALSE(l.srv->peer_answers_probes());
+        l.client_timers_stopped = true;
+        l.run_for(1s);
+        CHECK(l.count_sent_by_server(wire::frame_type::probe) == 0);
+        REQUIRE(l.went_offline_at); // nothing stood in for the beats
+        CHECK(*l.went_offline_at == time_point(906ms) + 300ms + 1ns);
+    }
 }
 
 TEST_CASE("PROTOCOL R31: the client times its RTT from the write's start and its watchdog from the completion",

@@ -633,3 +633,142 @@ TEST_CASE("server_session: probes driven by the server, for transports that have
     s = d.timer();
     CHECK(std::none_of(s.begin(), s.end(), [](const step& x) { return x.type == kind::probe; }));
 }
+
+namespace {
+// A server that probes every 300 ms.
+machine::options probing(std::uint8_t max_version = wire::protocol_version_2)
+{
+    machine::options o;
+    o.probe_interval = 300ms;
+    o.max_version = max_version;
+    return o;
+}
+
+// A peer whose HELLO (with `flags`) arrives at 50 ms.
+void welcome_at_50ms(driver& d, std::uint8_t flags)
+{
+    test_clock::reset();
+    d.m.start(test_clock::now());
+    d.drain();
+    test_clock::advance(50ms);
+    const auto s = d.feed(hello_flagged(flags, "page", 100));
+    REQUIRE(kinds(s) == std::vector<kind>{kind::authenticate, kind::admit, kind::wait_until, kind::write, kind::read});
+    CHECK(s[2].at == time_point(350ms));
+}
+
+bool wrote(const std::vector<step>& s, const std::string& frame)
+{
+    return std::any_of(s.begin(), s.end(), [&](const step& x) { return x.type == kind::write && x.bytes == frame; });
+}
+} // namespace
+
+TEST_CASE("server_session: a peer that answers PROBEs gets one after probe_interval of silence", "[server_session]")
+{
+    driver d(probing());
+    welcome_at_50ms(d, wire::hello_flags::v2 | wire::hello_flags::probes);
+    REQUIRE(d.m.version() == 2);
+    CHECK(d.m.peer_answers_probes());
+    test_clock::advance_to(time_point(350ms) - 1ns);
+    CHECK(d.timer().empty());
+    test_clock::advance(1ns);
+    auto s = d.timer(); // silent since WELCOME at 50 ms
+    REQUIRE(kinds(s) == std::vector<kind>{kind::wait_until, kind::write});
+    CHECK(s[0].at == time_point(650ms));
+    CHECK(s[1].bytes == probe(1));
+    CHECK(s[1].urgent); // like an ECHO, ahead of DATA
+    // Continued silence: another, numbered on.
+    test_clock::advance_to(time_point(650ms));
+    s = d.timer();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::wait_until, kind::write});
+    CHECK(s[0].at == time_point(950ms));
+    CHECK(s[1].bytes == probe(2));
+}
+
+TEST_CASE("server_session: traffic postpones the PROBE without re-arming the timer on reads", "[server_session]")
+{
+    driver d(probing());
+    welcome_at_50ms(d, wire::hello_flags::v2 | wire::hello_flags::probes);
+    // The peer beats at 150 and 250 ms: no read touches the timer.
+    for (const auto at : {150ms, 250ms}) {
+        test_clock::advance_to(time_point(at));
+        const auto s = d.feed(beat(1));
+        CHECK(std::none_of(s.begin(), s.end(), [](const step& x) { return x.type == kind::wait_until; }));
+    }
+    // At 350 ms the peer was heard 100 ms ago: the deadline moves to
+    // 250 + 300 ms, and nothing is sent.
+    test_clock::advance_to(time_point(350ms));
+    auto s = d.timer();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::wait_until});
+    CHECK(s[0].at == time_point(550ms));
+    // Half a frame is traffic too (R9).
+    test_clock::advance_to(time_point(400ms));
+    d.feed(data_frame("late").substr(0, 3));
+    test_clock::advance_to(time_point(550ms));
+    s = d.timer();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::wait_until});
+    CHECK(s[0].at == time_point(700ms));
+    // Then silence: the probe goes exactly probe_interval after the last byte.
+    test_clock::advance_to(time_point(700ms));
+    s = d.timer();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::wait_until, kind::write});
+    CHECK(s[0].at == time_point(1000ms));
+    CHECK(s[1].bytes == probe(1));
+}
+
+TEST_CASE("server_session: without the probes flag, or in version 1, probe_interval means the probe action",
+          "[server_session]")
+{
+    struct peer {
+        std::uint8_t flags;
+        std::uint8_t server_version;
+    };
+    for (const peer p : {peer{wire::hello_flags::v2, 2}, peer{wire::hello_flags::probes, 2},
+                         peer{wire::hello_flags::v2 | wire::hello_flags::probes, 1}}) {
+        CAPTURE(int{p.flags}, int{p.server_version});
+        driver d(probing(p.server_version));
+        welcome_at_50ms(d, p.flags);
+        CHECK_FALSE(d.m.peer_answers_probes());
+        // Traffic does not postpone the transport's probe: as before.
+        test_clock::advance_to(time_point(300ms));
+        d.feed(beat(1));
+        test_clock::advance_to(time_point(350ms));
+        auto s = d.timer();
+        REQUIRE(kinds(s) == std::vector<kind>{kind::wait_until, kind::probe});
+        CHECK(s[0].at == time_point(650ms));
+        CHECK_FALSE(wrote(s, probe(1)));
+    }
+}
+
+TEST_CASE("server_session: a transport probe's answer can carry an RTT sample", "[server_session]")
+{
+    driver d(probing());
+    welcome_at_50ms(d, 0); // a version 1 peer behind a transport that pings
+    test_clock::advance_to(time_point(350ms));
+    d.timer();
+    test_clock::advance(2ms);
+    d.m.probe_answered(test_clock::now(), 1500us);
+    auto s = d.drain();
+    REQUIRE(kinds(s) == std::vector<kind>{kind::touch, kind::measured_rtt});
+    CHECK(s[0].at == time_point(352ms));
+    CHECK(d.m.last_rtt() == 1500us);
+    CHECK(d.m.smoothed_rtt() == 1500us);
+    CHECK(d.m.rtt_variation() == 750us);
+    // RFC 6298's smoothing, as for the samples of version 2's BEATs.
+    d.m.probe_answered(test_clock::now(), 2300us);
+    CHECK(kinds(d.drain()) == std::vector<kind>{kind::touch, kind::measured_rtt});
+    CHECK(d.m.last_rtt() == 2300us);
+    CHECK(d.m.smoothed_rtt() == 1600us);  // 1500 + 800 / 8
+    CHECK(d.m.rtt_variation() == 762500ns); // 750 + (800 - 750) / 4
+    // Without a sample, or a negative one: life only.
+    d.m.probe_answered(test_clock::now());
+    CHECK(kinds(d.drain()) == std::vector<kind>{kind::touch});
+    d.m.probe_answered(test_clock::now(), -1us);
+    CHECK(kinds(d.drain()) == std::vector<kind>{kind::touch});
+    CHECK(d.m.last_rtt() == 2300us);
+    // A session that is ending takes none.
+    d.m.shutdown(test_clock::now());
+    d.drain();
+    d.m.probe_answered(test_clock::now(), 100us);
+    CHECK(d.drain().empty());
+    CHECK(d.m.last_rtt() == 2300us);
+}

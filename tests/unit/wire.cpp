@@ -92,6 +92,8 @@ TEST_CASE("wire: payload parsers round-trip", "[wire]")
     in.insert(in.end(), e.begin(), e.end());
     const auto bye = encode_goodbye(goodbye_reason::shutting_down);
     in.insert(in.end(), bye.begin(), bye.end());
+    const auto probe = encode_probe(0x0102'0304);
+    in.insert(in.end(), probe.begin(), probe.end());
 
     int seen = 0;
     REQUIRE(d.feed(in.data(), in.size(), [&](const frame_view& f) {
@@ -132,13 +134,19 @@ TEST_CASE("wire: payload parsers round-trip", "[wire]")
             CHECK(r == goodbye_reason::shutting_down);
             break;
         }
+        case frame_type::probe: {
+            std::uint32_t seq = 0;
+            REQUIRE(parse_probe(f, seq) == decode_status::ok);
+            CHECK(seq == 0x0102'0304u);
+            break;
+        }
         case frame_type::data:
         case frame_type::terms:
         case frame_type::terms_ack:
         case frame_type::retry_after: FAIL("no such frame was sent"); break;
         }
     }) == decode_status::ok);
-    CHECK(seen == 6);
+    CHECK(seen == 7);
 }
 
 TEST_CASE("wire: any chunking of the stream yields the same frames", "[wire]")
@@ -202,7 +210,7 @@ TEST_CASE("wire: bad framing fails at the header, before any payload", "[wire]")
         decoder d;
         CHECK(feed_once(d, {0x00, 0, 0, 0}) == decode_status::unknown_frame_type);
         decoder d2;
-        CHECK(feed_once(d2, {0x0B, 0, 0, 0}) == decode_status::unknown_frame_type);
+        CHECK(feed_once(d2, {0x0C, 0, 0, 0}) == decode_status::unknown_frame_type);
         decoder d3;
         CHECK(feed_once(d3, {'G', 'E', 'T', ' '}) == decode_status::unknown_frame_type);
     }
@@ -223,6 +231,14 @@ TEST_CASE("wire: bad framing fails at the header, before any payload", "[wire]")
         CHECK(feed_once(d, {0x04, 0x00, 0x00, 0x0D}) == decode_status::malformed_frame);
         decoder d2;
         CHECK(feed_once(d2, {0x04, 0xff, 0xff, 0xff}) == decode_status::frame_too_large);
+    }
+    SECTION("PROBE: 4 bytes exactly, and a type of version 2 only")
+    {
+        decoder d;
+        CHECK(feed_once(d, {0x0B, 0x00, 0x00, 0x05}) == decode_status::malformed_frame);
+        decoder v1;
+        v1.limit_types(last_v1_frame_type);
+        CHECK(feed_once(v1, {0x0B, 0x00, 0x00, 0x04}) == decode_status::unknown_frame_type);
     }
     SECTION("a short GOODBYE")
     {

@@ -1,2 +1,559 @@
+// heartbeat::websocket over real loopback sockets: both modes, the upgrade's
+// refusals and the hostile inputs of docs/ROBUSTNESS.md ("WebSocket"), each
+// with a bystander that must stay online. The clients are Beast's own, on
+// the same io_context as the watcher; every wait is bounded.
+#include <heartbeat/websocket.hpp>
+
+#include "../support/run_until.hpp"
+#include "../support/tcp_forwarder.hpp"
+
 #include <catch2/catch.hpp>
-TEST_CASE("websocket: placeholder", "[websocket]") { CHECK(true); }
+
+#include <boost/beast/core/buffers_to_string.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace net = heartbeat::net;
+namespace ws = heartbeat::websocket;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+using heartbeat::offline_reason;
+using heartbeat_test::run_until;
+
+namespace {
+
+constexpr auto interval = 50ms;
+constexpr unsigned misses = 3;
+
+ws::watcher<>::options fast_options()
+{
+    ws::watcher<>::options o;
+    o.detection.interval = interval;
+    o.detection.misses = misses;
+    o.detection.min_interval = 10ms;
+    o.hello_timeout = 500ms;
+    o.probe_interval = interval;
+    return o;
+}
+
+/// The watcher with what it reported.
+struct server {
+    explicit server(net::io_context& io, ws::options wo = {}, ws::watcher<>::options o = fast_options())
+        : watcher(io, o), acceptor(io, {net::ip::make_address("127.0.0.1"), 0})
+    {
+        watcher.on_online([this](const std::string& id) { online[id]++; });
+        watcher.on_offline([this](const std::string& id, offline_reason r) { offline[id] = r; });
+        watcher.on_message([this](const std::string& id, std::string_view m) { messages[id].emplace_back(m); });
+        watcher.on_refused([this](const ws::watcher<>::refusal& r) { refusals.push_back(r.error); });
+        watcher.on_event([this](const ws::watcher<>::event_type& e) {
+            if (e.reason == offline_reason::timeout)
+                silence[e.key] = std::chrono::duration_cast<std::chrono::microseconds>(e.at - e.last_seen);
+        });
+        watcher.set_authenticator([](const ws::watcher<>::hello_info& h) -> heartbeat::error_code {
+            if (h.credential == "good")
+                return {};
+            return heartbeat::error::auth_failed;
+        });
+        watcher.accept_from(acceptor, ws::endpoint(std::move(wo)));
+    }
+    ~server()
+    {
+        watcher.stop();
+        heartbeat::error_code ignored;
+        acceptor.close(ignored);
+    }
+    unsigned short port() const { return acceptor.local_endpoint().port(); }
+
+    ws::watcher<> watcher;
+    tcp::acceptor acceptor;
+    std::map<std::string, int> online;
+    std::map<std::string, offline_reason> offline;
+    std::map<std::string, std::vector<std::string>> messages;
+    std::map<std::string, std::chrono::microseconds> silence;
+    std::vector<heartbeat::error_code> refusals;
+};
+
+/// A Beast WebSocket client. It answers pings only while it reads (Beast
+/// does that inside reads), so `reading = false` makes it silent.
+struct client : std::enable_shared_from_this<client> {
+    explicit client(net::io_context& io) : ws(io) {}
+
+    void open(unsigned short port, std::string target, std::string subprotocol = {}, std::string origin = {})
+    {
+        // Whole messages in one frame each: a peer that refuses one mid-way
+        // then never races a second frame of it (Beast 1.74 asserts there).
+        ws.auto_fragment(false);
+        ws.control_callback([this](beast::websocket::frame_type k, beast::string_view) {
+            if (k == beast::websocket::frame_type::ping)
+                ++pings;
+        });
+        ws.set_option(beast::websocket::stream_base::decorator([subprotocol, origin](beast::websocket::request_type& r) {
+            if (!subprotocol.empty())
+                r.set(http::field::sec_websocket_protocol, subprotocol);
+            if (!origin.empty())
+                r.set(http::field::origin, origin);
+        }));
+        auto self = shared_from_this();
+        beast::get_lowest_layer(ws).async_connect(
+            {net::ip::make_address("127.0.0.1"), port}, [self, port, target](heartbeat::error_code ec) {
+                if (ec)
+                    return self->failed(ec);
+                self->ws.async_handshake(self->upgrade, "127.0.0.1:" + std::to_string(port), target,
+                                         [self](heartbeat::error_code e) {
+                                             if (e)
+                                                 return self->failed(e);
+                                             self->is_open = true;
+                                             self->read();
+                                         });
+            });
+    }
+
+    void read()
+    {
+        if (!reading)
+            return;
+        auto self = shared_from_this();
+        ws.async_read(buffer, [self](heartbeat::error_code ec, std::size_t) {
+            if (ec)
+                return self->failed(ec);
+            self->messages.push_back(beast::buffers_to_string(self->buffer.data()));
+            self->buffer.consume(self->buffer.size());
+            self->read();
+        });
+    }
+
+    void failed(heartbeat::error_code ec)
+    {
+        error = ec;
+        ended = true;
+        close_code = ws.reason().code;
+    }
+
+    void send(std::string m, bool binary = false, std::function<void()> then = {})
+    {
+        ws.binary(binary);
+        auto self = shared_from_this();
+        auto p = std::make_shared<std::string>(std::move(m));
+        ws.async_write(net::buffer(*p), [self, p, then](heartbeat::error_code, std::size_t) {
+            if (then)
+                then();
+        });
+    }
+
+    /// Starts reading if it was not.
+    void start_reading()
+    {
+        if (reading)
+            return;
+        reading = true;
+        read();
+    }
+
+    beast::websocket::stream<tcp::socket> ws;
+    beast::websocket::response_type upgrade;
+    beast::flat_buffer buffer;
+    std::vector<std::string> messages;
+    bool reading = true;
+    bool is_open = false;
+    bool ended = false;
+    int pings = 0;
+    std::uint16_t close_code = 0;
+    heartbeat::error_code error;
+};
+
+std::shared_ptr<client> connect(net::io_context& io, unsigned short port, std::string target,
+                                std::string subprotocol = {}, std::string origin = {})
+{
+    auto c = std::make_shared<client>(io);
+    c->open(port, std::move(target), std::move(subprotocol), std::move(origin));
+    return c;
+}
+
+/// Bytes of a framed-mode client: HELLO, BEAT, GOODBYE.
+std::string hello_frame(std::string_view id, std::string_view credential)
+{
+    std::vector<std::uint8_t> out;
+    heartbeat::wire::hello h;
+    h.id = id;
+    h.credential = credential;
+    h.interval_ms = static_cast<std::uint32_t>(interval.count());
+    heartbeat::wire::append_hello(out, h);
+    return {out.begin(), out.end()};
+}
+
+template <class Frame>
+std::string bytes(const Frame& f)
+{
+    return {f.begin(), f.end()};
+}
+
+/// A plain TCP connection that writes `request` and reads the answer.
+struct raw_http {
+    raw_http(net::io_context& io, unsigned short port, std::string request) : socket(io), text(std::move(request))
+    {
+        socket.connect({net::ip::make_address("127.0.0.1"), port});
+        net::write(socket, net::buffer(text));
+        net::async_read(socket, net::dynamic_buffer(answer), [this](heartbeat::error_code, std::size_t) { done = true; });
+    }
+    tcp::socket socket;
+    std::string text;
+    std::string answer;
+    bool done = false;
+};
+
+} // namespace
+
+TEST_CASE("ping mode: online from the upgrade, alive on pongs, messages both ways, leave", "[websocket]")
+{
+    net::io_context io;
+    server s(io);
+    auto alice = connect(io, s.port(), "/chat?id=alice&token=good");
+    REQUIRE(run_until(io, [&] { return s.online["alice"] == 1; }));
+    CHECK(alice->upgrade[http::field::sec_websocket_protocol].empty());
+
+    // Pings at the interval keep it online well past N x I, and give RTT.
+    REQUIRE(run_until(io, [&] { return alice->pings >= 8; }));
+    CHECK(s.offline.count("alice") == 0);
+    REQUIRE(run_until(io, [&] { return s.watcher.rtt("alice").has_value(); }));
+    CHECK(*s.watcher.rtt("alice") < 1s);
+
+    alice->send("hello from the page");
+    REQUIRE(run_until(io, [&] { return !s.messages["alice"].empty(); }));
+    CHECK(s.messages["alice"].front() == "hello from the page");
+
+    REQUIRE(s.watcher.send("alice", "pushed"));
+    REQUIRE(run_until(io, [&] { return !alice->messages.empty(); }));
+    CHECK(alice->messages.front() == "pushed");
+    CHECK(alice->ws.got_text());
+
+    alice->ws.async_close(beast::websocket::close_code::normal, [](heartbeat::error_code) {});
+    REQUIRE(run_until(io, [&] { return s.offline.count("alice") == 1; }));
+    CHECK(s.offline["alice"] == offline_reason::left);
+}
+
+TEST_CASE("ping mode: a peer cut off by a blackhole goes offline at last pong + N x I", "[websocket]")
+{
+    net::io_context io;
+    server s(io);
+    heartbeat_test::tcp_forwarder path(s.port());
+    auto frozen = connect(io, path.port(), "/?id=frozen&token=good");
+    auto bystander = connect(io, s.port(), "/?id=bystander&token=good");
+    REQUIRE(run_until(io, [&] { return s.online["frozen"] == 1 && s.online["bystander"] == 1; }));
+    REQUIRE(run_until(io, [&] { return frozen->pings >= 3; }));
+    path.blackhole();
+    REQUIRE(run_until(io, [&] { return s.offline.count("frozen") == 1; }));
+    CHECK(s.offline["frozen"] == offline_reason::timeout);
+    const auto lag = s.silence["frozen"] - std::chrono::microseconds(misses * interval);
+    CHECK(lag >= 0us);
+    CHECK(lag < 50ms);
+    CHECK(s.offline.count("bystander") == 0);
+}
+
+TEST_CASE("ping mode: the authenticator sees the query's token; a refusal is a close code", "[websocket]")
+{
+    net::io_context io;
+    server s(io);
+    auto mallory = connect(io, s.port(), "/?id=mallory&token=bad");
+    REQUIRE(run_until(io, [&] { return mallory->ended; }));
+    CHECK(mallory->close_code == ws::close_code_for_error(3)); // auth_failed
+    REQUIRE(run_until(io, [&] { return !s.refusals.empty(); }));
+    CHECK(s.refusals.front() == heartbeat::error::auth_failed);
+    CHECK(s.online.count("mallory") == 0);
+}
+
+TEST_CASE("ping mode: kick and broadcast", "[websocket]")
+{
+    net::io_context io;
+    server s(io);
+    auto a = connect(io, s.port(), "/?id=a&token=good");
+    auto b = connect(io, s.port(), "/?id=b&token=good");
+    REQUIRE(run_until(io, [&] { return s.online["a"] == 1 && s.online["b"] == 1; }));
+    CHECK(s.watcher.broadcast("to all") == 2);
+    REQUIRE(run_until(io, [&] { return !a->messages.empty() && !b->messages.empty(); }));
+    REQUIRE(s.watcher.send("b", "only b"));
+    REQUIRE(run_until(io, [&] { return b->messages.size() == 2; }));
+    CHECK(a->messages.size() == 1);
+    s.watcher.kick("a");
+    REQUIRE(run_until(io, [&] { return a->ended && s.offline.count("a") == 1; }));
+    CHECK(s.offline["a"] == offline_reason::kicked);
+    CHECK(a->close_code == ws::close_code_for_goodbye(3));
+    CHECK(s.offline.count("b") == 0);
+}
+
+TEST_CASE("framed mode: the protocol inside binary messages", "[websocket]")
+{
+    net::io_context io;
+    server s(io);
+    auto bob = connect(io, s.port(), "/", "heartbeat");
+    REQUIRE(run_until(io, [&] { return bob->is_open; }));
+    CHECK(bob->upgrade[http::field::sec_websocket_protocol] == "heartbeat");
+    bob->send(hello_frame("bob", "good"), true);
+    REQUIRE(run_until(io, [&] { return s.online["bob"] == 1; }));
+    REQUIRE(run_until(io, [&] { return !bob->messages.empty(); }));
+    CHECK(static_cast<std::uint8_t>(bob->messages.front()[0]) == 0x02); // WELCOME
+    bob->send(bytes(heartbeat::wire::encode_beat(1)), true);
+    REQUIRE(run_until(io, [&] {
+        for (const auto& m : bob->messages)
+            if (m.find(bytes(heartbeat::wire::encode_echo(1))) != std::string::npos)
+                return true;
+        return false;
+    }));
+    // The browser's pings do not keep a framed page alive: no WebSocket pings
+    // go to it at all.
+    CHECK(bob->pings == 0);
+    bob->send(bytes(heartbeat::wire::encode_goodbye(heartbeat::wire::goodbye_reason::normal)), true);
+    REQUIRE(run_until(io, [&] { return s.offline.count("bob") == 1; }));
+    CHECK(s.offline["bob"] == offline_reason::left);
+}
+
+TEST_CASE("framed mode: a page whose script stops answering goes offline(timeout)", "[websocket]")
+{
+    net::io_context io;
+    server s(io);
+    auto bob = connect(io, s.port(), "/", "heartbeat");
+    REQUIRE(run_until(io, [&] { return bob->is_open; }));
+    bob->send(hello_frame("bob", "good"), true);
+    REQUIRE(run_until(io, [&] { return s.online["bob"] == 1; }));
+    REQUIRE(run_until(io, [&] { return s.offline.count("bob") == 1; }));
+    CHECK(s.offline["bob"] == offline_reason::timeout);
+    const auto lag = s.silence["bob"] - std::chrono::microseconds(misses * interval);
+    CHECK(lag >= 0us);
+    CHECK(lag < 50ms);
+}
+
+// ---- hostile input: each refused or cut off, a bystander stays online ----
+
+namespace {
+
+/// A ping-mode bystander that must stay online through `attack`.
+template <class Attack>
+void with_bystander(net::io_context& io, server& s, Attack attack)
+{
+    auto bystander = connect(io, s.port(), "/?id=bystander&token=good");
+    REQUIRE(run_until(io, [&] { return s.online["bystander"] == 1; }));
+    attack();
+    // Well past N x I with the attack done or still running.
+    const auto until = std::chrono::steady_clock::now() + misses * interval * 3;
+    run_until(io, [&] { return std::chrono::steady_clock::now() >= until; });
+    CHECK(s.offline.count("bystander") == 0);
+    CHECK(s.watcher.is_online("bystander"));
+}
+
+} // namespace
+
+TEST_CASE("hostile: a request that is not an upgrade gets 426", "[websocket][hostile]")
+{
+    net::io_context io;
+    server s(io);
+    with_bystander(io, s, [&] {
+        raw_http r(io, s.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        REQUIRE(run_until(io, [&] { return r.done; }));
+        CHECK(r.answer.rfind("HTTP/1.1 426", 0) == 0);
+        REQUIRE(run_until(io, [&] { return !s.refusals.empty(); }));
+        CHECK(s.refusals.back() == ws::error::not_an_upgrade);
+    });
+}
+
+TEST_CASE("hostile: an Origin not on the allow-list gets 403", "[websocket][hostile]")
+{
+    net::io_context io;
+    ws::options wo;
+    wo.allowed_origins = {"https://app.example"};
+    server s(io, wo);
+    with_bystander(io, s, [&] {
+        auto evil = connect(io, s.port(), "/?id=evil&token=good", {}, "https://evil.example");
+        auto good = connect(io, s.port(), "/?id=good&token=good", {}, "https://app.example");
+        REQUIRE(run_until(io, [&] { return evil->ended && s.online["good"] == 1; }));
+        CHECK_FALSE(evil->is_open);
+        CHECK(evil->upgrade.result() == http::status::forbidden);
+        CHECK(s.online.count("evil") == 0);
+        REQUIRE(run_until(io, [&] { return !s.refusals.empty(); }));
+        CHECK(s.refusals.back() == ws::error::origin_not_allowed);
+    });
+}
+
+TEST_CASE("hostile: a ping-mode upgrade without an id gets 401", "[websocket][hostile]")
+{
+    net::io_context io;
+    server s(io);
+    with_bystander(io, s, [&] {
+        auto anonymous = connect(io, s.port(), "/?token=good");
+        REQUIRE(run_until(io, [&] { return anonymous->ended; }));
+        CHECK(anonymous->upgrade.result() == http::status::unauthorized);
+        REQUIRE(run_until(io, [&] { return !s.refusals.empty(); }));
+        CHECK(s.refusals.back() == ws::error::no_identity);
+    });
+}
+
+TEST_CASE("hostile: an oversized header block gets 431 before it is read further", "[websocket][hostile]")
+{
+    net::io_context io;
+    server s(io);
+    with_bystander(io, s, [&] {
+        raw_http r(io, s.port(), "GET /?id=x HTTP/1.1\r\nHost: x\r\nX-Junk: " + std::string(16 * 1024, 'a') + "\r\n\r\n");
+        REQUIRE(run_until(io, [&] { return r.done; }));
+        CHECK(r.answer.rfind("HTTP/1.1 431", 0) == 0);
+        REQUIRE(run_until(io, [&] { return !s.refusals.empty(); }));
+        CHECK(s.refusals.back() == http::error::header_limit);
+    });
+}
+
+TEST_CASE("hostile: an upgrade that never completes is cut at the hello timeout", "[websocket][hostile]")
+{
+    net::io_context io;
+    server s(io);
+    with_bystander(io, s, [&] {
+        const auto start = std::chrono::steady_clock::now();
+        raw_http r(io, s.port(), "GET /?id=slow&token=good HTTP/1.1\r\nHost: x\r\n"); // never ends
+        REQUIRE(run_until(io, [&] { return r.done; }));
+        const auto took = std::chrono::steady_clock::now() - start;
+        CHECK(took >= 450ms);
+        CHECK(took < 2s);
+        REQUIRE(run_until(io, [&] { return !s.refusals.empty(); }));
+        CHECK(s.refusals.back() == heartbeat::error::hello_timeout);
+    });
+}
+
+TEST_CASE("hostile: an oversized message ends that session only", "[websocket][hostile]")
+{
+    net::io_context io;
+    ws::options wo;
+    wo.max_message = 4096;
+    server s(io, wo);
+    with_bystander(io, s, [&] {
+        // It reads only once its message is out: Beast 1.74 asserts if a
+        // close arrives while a write of the same stream is in flight.
+        auto big = connect(io, s.port(), "/?id=big&token=good");
+        big->reading = false;
+        REQUIRE(run_until(io, [&] { return s.online["big"] == 1 && big->is_open; }));
+        big->send(std::string(8192, 'x'), false, [big] { big->start_reading(); });
+        REQUIRE(run_until(io, [&] { return big->ended && s.offline.count("big") == 1; }));
+        CHECK(big->close_code == static_cast<std::uint16_t>(beast::websocket::close_code::too_big));
+        CHECK(s.messages["big"].empty());
+    });
+}
+
+TEST_CASE("hostile: a text message in framed mode ends that session", "[websocket][hostile]")
+{
+    net::io_context io;
+    server s(io);
+    with_bystander(io, s, [&] {
+        auto t = connect(io, s.port(), "/", "heartbeat");
+        REQUIRE(run_until(io, [&] { return t->is_open; }));
+        t->send(hello_frame("texter", "good"), true);
+        REQUIRE(run_until(io, [&] { return s.online["texter"] == 1; }));
+        t->send("not a frame");
+        REQUIRE(run_until(io, [&] { return t->ended && s.offline.count("texter") == 1; }));
+        CHECK(t->close_code == static_cast<std::uint16_t>(beast::websocket::close_code::bad_payload));
+    });
+}
+
+TEST_CASE("hostile: a ping flood costs the flooder, not the bystander", "[websocket][hostile]")
+{
+    net::io_context io;
+    server s(io);
+    with_bystander(io, s, [&] {
+        // 20,000 masked empty pings written at once on the raw socket (the
+        // flooder reads nothing, so it leaves the server's pongs unread).
+        auto flooder = connect(io, s.port(), "/?id=flooder&token=good");
+        flooder->reading = false;
+        REQUIRE(run_until(io, [&] { return s.online["flooder"] == 1 && flooder->is_open; }));
+        std::string flood;
+        for (int i = 0; i < 20000; ++i)
+            flood += std::string("\x89\x80\x01\x02\x03\x04", 6);
+        bool written = false;
+        net::async_write(beast::get_lowest_layer(flooder->ws), net::buffer(flood),
+                         [&](heartbeat::error_code, std::size_t) { written = true; });
+        REQUIRE(run_until(io, [&] { return written; }));
+    });
+}
+
+TEST_CASE("hostile: a client that never reads is dropped when its queue is full", "[websocket][hostile]")
+{
+    net::io_context io;
+    ws::watcher<>::options o = fast_options();
+    o.max_send_queue = 256 * 1024;
+    server s(io, {}, o);
+    with_bystander(io, s, [&] {
+        auto deaf = connect(io, s.port(), "/?id=deaf&token=good");
+        deaf->reading = false; // from its upgrade on
+        REQUIRE(run_until(io, [&] { return s.online["deaf"] == 1; }));
+        const std::string chunk(16 * 1024, 'z');
+        for (int i = 0; i < 400 && s.offline.count("deaf") == 0; ++i) {
+            s.watcher.send("deaf", chunk);
+            run_until(io, [] { return false; }, 1ms);
+        }
+        REQUIRE(run_until(io, [&] { return s.offline.count("deaf") == 1; }));
+    });
+}
+
+// ---- handed over by the application's own HTTP server --------------------
+
+TEST_CASE("handover: the application reads the upgrade request, the watcher answers it", "[websocket]")
+{
+    net::io_context io;
+    ws::watcher<> w(io, fast_options());
+    int online = 0;
+    w.on_online([&](const std::string& id) { online += id == "handed" ? 1 : 100; });
+    tcp::acceptor acceptor(io, {net::ip::make_address("127.0.0.1"), 0});
+    const auto ep = ws::endpoint();
+
+    // The application's server: it routes /live to heartbeat.
+    tcp::socket socket(io);
+    beast::flat_buffer buffer;
+    ws::request req;
+    acceptor.async_accept(socket, [&](heartbeat::error_code ec) {
+        REQUIRE_FALSE(ec);
+        http::async_read(socket, buffer, req, [&](heartbeat::error_code e, std::size_t) {
+            REQUIRE_FALSE(e);
+            REQUIRE(req.target().starts_with("/live"));
+            w.adopt(ws::stream::from_request(std::move(socket), req, ep), heartbeat::transport_handshake::pending);
+        });
+    });
+    auto page = connect(io, acceptor.local_endpoint().port(), "/live?id=handed&token=x");
+    REQUIRE(run_until(io, [&] { return online == 1; }));
+    REQUIRE(run_until(io, [&] { return page->pings >= 2; }));
+    CHECK(w.is_online("handed"));
+    w.stop();
+}
+
+TEST_CASE("handover: the application accepts the WebSocket itself and hands it over", "[websocket]")
+{
+    net::io_context io;
+    ws::watcher<> w(io, fast_options());
+    int online = 0;
+    std::vector<std::string> messages;
+    w.on_online([&](const std::string& id) { online += id == "accepted" ? 1 : 100; });
+    w.on_message([&](const std::string&, std::string_view m) { messages.emplace_back(m); });
+    tcp::acceptor acceptor(io, {net::ip::make_address("127.0.0.1"), 0});
+    const auto ep = ws::endpoint();
+
+    tcp::socket socket(io);
+    beast::flat_buffer buffer;
+    ws::request req;
+    std::optional<beast::websocket::stream<tcp::socket>> accepted;
+    acceptor.async_accept(socket, [&](heartbeat::error_code ec) {
+        REQUIRE_FALSE(ec);
+        http::async_read(socket, buffer, req, [&](heartbeat::error_code e, std::size_t) {
+            REQUIRE_FALSE(e);
+            accepted.emplace(std::move(socket));
+            accepted->async_accept(req, [&](heartbeat::error_code e2) {
+                REQUIRE_FALSE(e2);
+                w.adopt(ws::stream::from_websocket(std::move(*accepted), req, ep));
+            });
+        });
+    });
+    auto page = connect(io, acceptor.local_endpoint().port(), "/?id=accepted&token=x");
+    REQUIRE(run_until(io, [&] { return online == 1 && page->is_open; }));
+    page->send("after a handover");
+    REQUIRE(run_until(io, [&] { return !messages.empty(); }));
+    CHECK(messages.front() == "after a handover");
+    REQUIRE(run_until(io, [&] { return page->pings >= 2; }));
+    CHECK(w.is_online("accepted"));
+    w.stop();
+}

@@ -119,8 +119,9 @@ int main(int argc, char** argv)
     opts.max_version = static_cast<std::uint8_t>(max_version);
     opts.max_peers = static_cast<std::size_t>(max_peers);
     opts.server_full_retry_after = std::chrono::milliseconds(retry_after_ms);
-    // MERGE: opts.probe_interval = std::chrono::milliseconds(probe_ms > 0 ? probe_ms : interval_ms);
-    (void)probe_ms;
+    // Ping-mode peers are probed at the interval; framed peers that offer
+    // to answer PROBEs get one after this much silence.
+    opts.probe_interval = std::chrono::milliseconds(probe_ms > 0 ? probe_ms : interval_ms);
     ws::watcher<> server(io, opts);
 
     ws::options wo;

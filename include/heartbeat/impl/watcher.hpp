@@ -185,6 +185,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         s.max_frame_rate = o.max_frame_rate;
         s.max_frame_burst = o.max_frame_burst;
         s.rtt_sample_interval = o.rtt_sample_interval;
+        s.probe_interval = o.probe_interval;
         s.on_duplicate = o.on_duplicate;
         s.close_on_timeout = o.close_on_timeout;
         s.default_interval = detection.interval;
@@ -310,7 +311,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             table.locked([&](registry_type& r) { return r.set_terms(s->handle, a.interval, a.misses); });
             table.rearm();
             return true;
-        case kind::probe: probe(s); return true;
+        case kind::probe: probe(s); return true; // the transport's own (a WebSocket ping); TCP has none
         case kind::release: release(s, a.reason); return true;
         case kind::wait_until: arm(s, a.at); return true;
         case kind::cancel_timer: s->timer.reset(); return true;

@@ -48,7 +48,7 @@ void watcher<Stream, Key, Policy>::impl::probe(const session_ptr& s)
                 auto o = s->owner.lock();
                 if (ec || !o || s->machine.closed())
                     return;
-                s->machine.probe_answered(clock_type::now()); (void)rtt; // MERGE: rtt once h/probe lands
+                s->machine.probe_answered(clock_type::now(), rtt);
                 o->run(s);
             }));
     }

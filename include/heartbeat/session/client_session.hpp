@@ -131,6 +131,12 @@ public:
         /// server a version 2 client runs version 1: no refusal, no extra
         /// round trip.
         std::uint8_t max_version = wire::protocol_version_2;
+        /// Offer to answer the server's PROBEs (HELLO's probes flag, with
+        /// version 2): each is answered at once with a BEAT, outside the
+        /// beat schedule. A server may then keep a client online whose
+        /// timers run late, as long as it still reads. Off: a PROBE is a
+        /// protocol error.
+        bool answer_probes = true;
         /// Settings of an adaptive detection policy (unused by fixed_misses).
         typename Policy::options detection{};
     };
@@ -167,6 +173,8 @@ public:
     /// it asked us to wait before trying again.
     std::optional<duration> retry_after() const noexcept { return retry_after_; }
     std::uint64_t beats_sent() const noexcept { return beats_sent_; }
+    /// PROBEs read from the server (each answered by a BEAT).
+    std::uint64_t probes_received() const noexcept { return probes_; }
     std::uint64_t echoes_received() const noexcept { return echoes_; }
     /// Beats written and not yet answered (bounded).
     std::size_t unanswered() const noexcept { return unanswered_.size(); }
@@ -270,7 +278,14 @@ private:
         return iv >= opts_.min_interval && iv <= opts_.max_interval && iv * misses <= opts_.max_timeout;
     }
 
+    // A beat of the schedule: the next one falls due an interval from now.
     void beat(time_point now);
+
+    // Queues a BEAT with the next seq, unless one is queued already (it
+    // goes out first in any case).
+    void queue_beat(time_point now);
+
+    void on_probe(const wire::frame_view& f);
 
     // With fixed misses the server is lost the first tick after the
     // misses-th unanswered beat's echo became overdue: its write completed
@@ -334,6 +349,7 @@ private:
     time_point stamp_read_{};
     std::uint64_t beats_sent_ = 0;
     std::uint64_t echoes_ = 0;
+    std::uint64_t probes_ = 0;
 
     std::vector<std::uint8_t> hello_frame_;
     wire::stamped_frame beat_frame_{};

@@ -49,7 +49,8 @@ struct server_action {
         hold,         ///< the registry holds the peer to `interval` and `misses` from now
                       ///< (renegotiated terms)
         probe,        ///< send the transport's own liveness probe (a WebSocket ping), then
-                      ///< `probe_answered` when its answer arrives
+                      ///< `probe_answered` when its answer arrives (never to a peer that
+                      ///< answers PROBE frames: the machine writes those itself)
         release,      ///< take the peer out of the registry with `reason`
         wait_until,   ///< (re)arm the session's timer for `at`, then `timer_fired`
         cancel_timer, ///< the timer is no longer needed
@@ -102,8 +103,8 @@ enum class send_verdict : std::uint8_t {
 /// the rest of the input, and the deadline still runs.
 ///
 /// A step allocates nothing: the actions sit in a fixed ring and the
-/// frames the machine writes (echo, welcome, terms, error, goodbye) in a
-/// buffer of its own. (The one exception: a version 2 refusal for
+/// frames the machine writes (echo, welcome, terms, probe, error, goodbye)
+/// in a buffer of its own. (The one exception: a version 2 refusal for
 /// server_full, whose RETRY_AFTER and ERROR go out together.) Views handed
 /// out (`bytes()`, `id`) stay valid until the next call into the machine.
 template <class Clock = std::chrono::steady_clock>
@@ -136,10 +137,14 @@ public:
         duplicate_policy on_duplicate = duplicate_policy::replace;
         /// Close the session of a peer the registry timed out.
         bool close_on_timeout = true;
-        /// For transports that probe the peer themselves (a WebSocket ping
-        /// to a page that runs no library): a `probe` action this often
-        /// while online, the first one interval after WELCOME. Zero, the
-        /// default, never.
+        /// Server-driven probes; zero, the default, never. A version 2 peer
+        /// whose HELLO offered hello_flags::probes gets a PROBE frame (an
+        /// urgent write) whenever it has been silent this long, and again
+        /// every interval of continued silence; its BEAT answers it, so
+        /// its own timers may run late (a browser tab in the background).
+        /// Any other peer gets a `probe` action this often while online,
+        /// the first one interval after WELCOME, for transports that probe
+        /// by themselves (a WebSocket ping to a page that runs no library).
         duration probe_interval = duration::zero();
         /// The terms: the interval for a peer that announces none, and the
         /// miss count WELCOME states.
@@ -189,8 +194,12 @@ public:
     std::uint64_t frames_decoded() const noexcept { return frames_; }
     /// The protocol version the session runs (1 until a version 2 WELCOME).
     std::uint8_t version() const noexcept { return v2_ ? wire::protocol_version_2 : wire::protocol_version; }
+    /// True if the session runs version 2 and the peer's HELLO offered to
+    /// answer PROBEs: probe_interval then means PROBE frames, not `probe`.
+    bool peer_answers_probes() const noexcept { return peer_answers_probes_; }
     /// The round trip to the peer as the protocol measures it (version 2:
-    /// an ECHO's stamp returned in a later BEAT, less the client's hold).
+    /// an ECHO's stamp returned in a later BEAT, less the client's hold;
+    /// or as the transport timed its own probe, `probe_answered`).
     std::optional<duration> last_rtt() const noexcept { return rtt_.last(); }
     std::optional<duration> smoothed_rtt() const noexcept { return rtt_.smoothed(); }
     std::optional<duration> rtt_variation() const noexcept { return rtt_.variation(); }
@@ -233,8 +242,10 @@ public:
         in_.fed(p, n, end_of_stream);
         if (n == 0)
             return;
-        if (phase_ == phase::online)
+        if (phase_ == phase::online) {
             push_touch(); // every byte is a sign of life, not only beats
+            last_heard_ = now;
+        }
         if (phase_ == phase::hello || phase_ == phase::online)
             refill_tokens(now);
     }
@@ -265,8 +276,11 @@ public:
     /// The registry's answer to `admit`.
     void admitted(const admission& r, time_point now);
 
-    /// The answer to a `probe` arrived: a sign of life like any byte.
-    void probe_answered(time_point now);
+    /// The answer to a `probe` arrived: a sign of life like any byte. With
+    /// `rtt`, the round trip the transport timed for it (a WebSocket
+    /// ping's pong), which feeds the smoothed RTT as a version 2 BEAT's
+    /// sample does and is reported the same way (`measured_rtt`).
+    void probe_answered(time_point now, std::optional<std::chrono::microseconds> rtt = std::nullopt);
 
     /// The registry reported this peer offline(timeout).
     void timed_out(time_point now);
@@ -319,6 +333,17 @@ private:
     void on_beat(const wire::frame_view& f);
 
     void on_terms_ack(const wire::frame_view& f);
+
+    // The probe deadline fired for a peer that answers PROBE frames.
+    void probe_due();
+
+    // One round-trip sample, from either source.
+    void add_rtt(duration sample) noexcept
+    {
+        measured_ = sample;
+        rtt_.add(sample);
+        push(kind::measured_rtt);
+    }
 
     // A stamp the peer returned: one round-trip sample.
     void on_returned(const wire::returned_stamp& r);
@@ -446,6 +471,7 @@ private:
     bool last_is_error_ = false; // close_after writes the shared ERROR frame for last_cause_
     bool last_is_composed_ = false; // close_after writes composed_ (RETRY_AFTER, then ERROR)
     bool v2_ = false;            // the peer asked for version 2 and we granted it
+    bool peer_answers_probes_ = false; // v2_, and the HELLO offered hello_flags::probes
     bool ack_shortens_ = false;  // the latest TERMS are shorter: held_ moves on its ack
     offline_reason release_reason_{};
     std::uint8_t last_cause_ = 0;  // an error's value; 0: a normal end
@@ -454,7 +480,8 @@ private:
     bool registered_ = false;
     detail::session_input in_;
     time_point now_{};
-    time_point deadline_{}; // the hello deadline, then the close deadline
+    time_point deadline_{}; // the hello deadline, the next probe's, then the close deadline
+    time_point last_heard_{}; // the last byte read from the welcomed peer (or its probe's answer)
     std::size_t queued_ = 0;
     std::uint64_t frames_ = 0;
     time_point rtt_sampled_{};
@@ -463,6 +490,7 @@ private:
     held_terms held_{};    // what the registry holds the peer to
     held_terms latest_{};  // the latest terms sent (WELCOME's, or TERMS)
     std::uint16_t terms_sent_ = 0; // the id of the latest TERMS (0: WELCOME's)
+    std::uint32_t probes_sent_ = 0; // the seq of the latest PROBE (in the padding before the size_t)
     std::size_t peer_max_frame_ = 0;
     duration measured_{};  // the sample measured_rtt hands out
     time_point refilled_{};
@@ -477,9 +505,9 @@ private:
     std::string_view credential_;
     const std::uint8_t* payload_ = nullptr; // the DATA being delivered
     std::size_t payload_size_ = 0;
-    // The one frame the machine writes at a time (ECHO, WELCOME or
-    // GOODBYE; ERROR frames are constant per code and shared); the driver
-    // copies it before the machine's next step.
+    // The one frame the machine writes at a time (ECHO, WELCOME, TERMS,
+    // PROBE or GOODBYE; ERROR frames are constant per code and shared);
+    // the driver copies it before the machine's next step.
     std::array<std::uint8_t, wire::header_size + wire::welcome_v2_payload_size> frame_{};
     std::uint8_t frame_size_ = 0;
     // Only a refused version 2 peer's last words need two frames.

@@ -28,6 +28,10 @@ inline constexpr std::uint8_t protocol_version_2 = 2;
 /// refusal nor a round trip.
 namespace hello_flags {
 inline constexpr std::uint8_t v2 = 0x01; ///< the client speaks version 2
+/// The client answers PROBEs with a BEAT at once (meaningful only together
+/// with v2): the server may then drive the session's liveness itself, for a
+/// client whose own timers may run late (a browser tab in the background).
+inline constexpr std::uint8_t probes = 0x02;
 } // namespace hello_flags
 
 /// A duration as a u32 count of milliseconds, at least `floor` (an
@@ -66,17 +70,19 @@ enum class frame_type : std::uint8_t {
     data = 0x06,    ///< either way: application bytes (framed mode)
     goodbye = 0x07, ///< either way: a graceful leave
     // Version 2 only: sent only in a session whose WELCOME said version 2
-    // (retry_after: to a client whose HELLO asked for it).
-    terms = 0x08,      ///< server -> client: new interval / misses / grace mid-session
-    terms_ack = 0x09,  ///< client -> server: terms adopted, and the client's frame limit
-    retry_after = 0x0A ///< server -> client: do not reconnect before this (ahead of ERROR)
+    // (retry_after: to a client whose HELLO asked for it; probe: to one
+    // whose HELLO offered hello_flags::probes too).
+    terms = 0x08,       ///< server -> client: new interval / misses / grace mid-session
+    terms_ack = 0x09,   ///< client -> server: terms adopted, and the client's frame limit
+    retry_after = 0x0A, ///< server -> client: do not reconnect before this (ahead of ERROR)
+    probe = 0x0B        ///< server -> client: answer with a BEAT now (a client that offered probes)
 };
 
 /// The highest frame type of version 1: a version 1 receiver refuses any
 /// type above it.
 inline constexpr std::uint8_t last_v1_frame_type = 0x07;
 
-constexpr bool is_known(std::uint8_t t) noexcept { return t >= 0x01 && t <= 0x0A; }
+constexpr bool is_known(std::uint8_t t) noexcept { return t >= 0x01 && t <= 0x0B; }
 
 /// Codes carried by an ERROR frame (16 bits on the wire).
 enum class error_code_value : std::uint16_t {
@@ -153,24 +159,28 @@ inline void encode_header(std::uint8_t* out, frame_type t, std::size_t payload_s
     out[3] = static_cast<std::uint8_t>(payload_size);
 }
 
-/// A BEAT or ECHO frame: 8 bytes in all.
+/// A frame whose payload is one u32 (BEAT and ECHO of version 1, PROBE):
+/// 8 bytes in all.
 using beat_frame = std::array<std::uint8_t, header_size + 4>;
 
-inline beat_frame encode_beat(std::uint32_t seq) noexcept
+namespace detail {
+inline beat_frame encode_sequence(frame_type t, std::uint32_t seq) noexcept
 {
     beat_frame f{};
-    encode_header(f.data(), frame_type::beat, 4);
-    detail::put_u32(f.data() + header_size, seq);
+    encode_header(f.data(), t, 4);
+    put_u32(f.data() + header_size, seq);
     return f;
 }
+} // namespace detail
 
-inline beat_frame encode_echo(std::uint32_t seq) noexcept
-{
-    beat_frame f{};
-    encode_header(f.data(), frame_type::echo, 4);
-    detail::put_u32(f.data() + header_size, seq);
-    return f;
-}
+inline beat_frame encode_beat(std::uint32_t seq) noexcept { return detail::encode_sequence(frame_type::beat, seq); }
+
+inline beat_frame encode_echo(std::uint32_t seq) noexcept { return detail::encode_sequence(frame_type::echo, seq); }
+
+/// PROBE (version 2, to a client whose HELLO offered hello_flags::probes):
+/// `seq` counts the session's probes from 1. The client's answer is its
+/// next BEAT; the seq is there for logs and captures, not for matching.
+inline beat_frame encode_probe(std::uint32_t seq) noexcept { return detail::encode_sequence(frame_type::probe, seq); }
 
 /// The fields of HELLO.
 struct hello {
@@ -388,6 +398,7 @@ constexpr payload_bounds bounds_of(frame_type t) noexcept
     case frame_type::terms: return {terms_payload_size, terms_payload_size};
     case frame_type::terms_ack: return {terms_ack_payload_size, terms_ack_payload_size};
     case frame_type::retry_after: return {retry_after_payload_size, retry_after_payload_size};
+    case frame_type::probe: return {4, 4};
     }
     return {0, 0};
 }
@@ -508,7 +519,7 @@ inline decode_status parse_echo(const frame_view& f, bool v2, std::uint32_t& seq
     return decode_status::ok;
 }
 
-/// BEAT and ECHO carry one 32-bit sequence number.
+/// BEAT and ECHO of version 1, and PROBE, carry one 32-bit sequence number.
 inline decode_status parse_sequence(const frame_view& f, std::uint32_t& seq) noexcept
 {
     if (f.size != 4)
@@ -516,6 +527,9 @@ inline decode_status parse_sequence(const frame_view& f, std::uint32_t& seq) noe
     seq = detail::get_u32(f.payload);
     return decode_status::ok;
 }
+
+/// Parses a PROBE: the server's probe counter.
+inline decode_status parse_probe(const frame_view& f, std::uint32_t& seq) noexcept { return parse_sequence(f, seq); }
 
 struct error_frame {
     std::uint16_t code = 0;

@@ -22,7 +22,9 @@ void client_session<Clock, Policy>::start(time_point now)
     phase_ = phase::hello;
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.interval).count();
     hello_frame_.clear();
-    const std::uint8_t flags = opts_.max_version >= wire::protocol_version_2 ? wire::hello_flags::v2 : 0;
+    std::uint8_t flags = 0;
+    if (opts_.max_version >= wire::protocol_version_2)
+        flags = static_cast<std::uint8_t>(wire::hello_flags::v2 | (opts_.answer_probes ? wire::hello_flags::probes : 0));
     wire::append_hello(hello_frame_, {wire::protocol_version,
                                       static_cast<std::uint32_t>(std::clamp<long long>(ms, 0, 0xFFFF'FFFFLL)),
                                       opts_.id, opts_.credential, flags});
@@ -202,6 +204,7 @@ void client_session<Clock, Policy>::on_frame(const wire::frame_view& f)
         if (!v2_)
             return finish(ending::error, error::protocol_error);
         return on_terms(f);
+    case frame_type::probe: return on_probe(f);
     case frame_type::data: {
         action a = make(kind::deliver);
         a.data = f.payload;
@@ -324,15 +327,39 @@ void client_session<Clock, Policy>::on_echo(std::uint32_t seq)
 }
 
 template <class Clock, class Policy>
+void client_session<Clock, Policy>::on_probe(const wire::frame_view& f)
+{
+    // Only a client that offered (hence a version 2 one) is probed; in a
+    // version 1 session the decoder does not know the type at all.
+    std::uint32_t seq = 0;
+    if (!v2_ || !opts_.answer_probes || wire::parse_probe(f, seq) != wire::decode_status::ok)
+        return finish(ending::error, error::protocol_error);
+    ++probes_;
+    if (phase_ != phase::running)
+        return; // leaving: GOODBYE answers it
+    // Answered now, whatever our timers do: the server asks because it has
+    // heard nothing for a while. The schedule stays as it is.
+    queue_beat(now_);
+}
+
+template <class Clock, class Policy>
 void client_session<Clock, Policy>::beat(time_point now)
 {
     const bool busy_both_ways = wrote_this_interval_ && heard_this_interval_;
     wrote_this_interval_ = false;
     heard_this_interval_ = false;
     beat_due_ = now + interval_;
+    if (opts_.beat_only_when_idle && busy_both_ways)
+        return;
+    queue_beat(now);
+}
+
+template <class Clock, class Policy>
+void client_session<Clock, Policy>::queue_beat(time_point now)
+{
     // At most one beat waits for the write in flight; it goes out ahead
     // of queued DATA as soon as that write completes.
-    if ((opts_.beat_only_when_idle && busy_both_ways) || queued_beat_)
+    if (queued_beat_)
         return;
     const std::uint32_t seq = next_seq_++;
     std::size_t size = 0;

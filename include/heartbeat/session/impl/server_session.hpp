@@ -33,6 +33,8 @@ void server_session<Clock>::timer_fired(time_point now)
     if (phase_ == phase::closing && now >= deadline_)
         return end_now(std::nullopt, offline_reason::disconnected);
     if (phase_ == phase::online && probing() && now >= deadline_) {
+        if (peer_answers_probes_)
+            return probe_due();
         push(kind::probe);
         deadline_ = now + opts_->probe_interval; // the next probe
         push_wait();
@@ -40,11 +42,34 @@ void server_session<Clock>::timer_fired(time_point now)
 }
 
 template <class Clock>
-void server_session<Clock>::probe_answered(time_point now)
+void server_session<Clock>::probe_due()
+{
+    // Reads do not move the deadline (a timer re-armed on every beat would
+    // cost more than the probes save); it is checked against the last read
+    // when it fires, so a peer that beats on time is never probed.
+    const auto interval = opts_->probe_interval;
+    if (now_ - last_heard_ < interval) {
+        deadline_ = last_heard_ + interval;
+        return push_wait();
+    }
+    const auto probe = wire::encode_probe(++probes_sent_);
+    std::copy(probe.begin(), probe.end(), frame_.begin());
+    frame_size_ = static_cast<std::uint8_t>(probe.size());
+    push_write(true); // like an ECHO: it must not wait behind DATA
+    deadline_ = now_ + interval; // again after another interval of silence
+    push_wait();
+}
+
+template <class Clock>
+void server_session<Clock>::probe_answered(time_point now, std::optional<std::chrono::microseconds> rtt)
 {
     now_ = now;
-    if (phase_ == phase::online)
-        push_touch();
+    if (phase_ != phase::online)
+        return;
+    push_touch();
+    last_heard_ = now;
+    if (rtt && *rtt >= std::chrono::microseconds::zero())
+        add_rtt(std::chrono::duration_cast<duration>(*rtt));
 }
 
 template <class Clock>
@@ -82,6 +107,7 @@ void server_session<Clock>::admitted(const admission& r, time_point now)
     }
     registered_ = true;
     phase_ = phase::online;
+    last_heard_ = now; // the registry's first touch, too
     if (probing()) {
         deadline_ = now + opts_->probe_interval; // the first probe
         push_wait();
@@ -292,6 +318,7 @@ void server_session<Clock>::on_hello(const wire::hello& h)
     id_ = h.id;
     credential_ = h.credential;
     v2_ = (h.flags & wire::hello_flags::v2) != 0 && opts_->max_version >= wire::protocol_version_2;
+    peer_answers_probes_ = v2_ && (h.flags & wire::hello_flags::probes) != 0;
     if (!v2_)
         decoder_.limit_types(wire::last_v1_frame_type);
     announced_ = std::chrono::duration_cast<duration>(std::chrono::milliseconds(h.interval_ms));
@@ -340,9 +367,7 @@ void server_session<Clock>::on_returned(const wire::returned_stamp& r)
     const std::uint32_t elapsed = stamp_now() - r.stamp;
     if (elapsed >= 0x8000'0000u || r.held_us > elapsed)
         return;
-    measured_ = std::chrono::duration_cast<duration>(std::chrono::microseconds(elapsed - r.held_us));
-    rtt_.add(measured_);
-    push(kind::measured_rtt);
+    add_rtt(std::chrono::duration_cast<duration>(std::chrono::microseconds(elapsed - r.held_us)));
 }
 
 template <class Clock>

@@ -3,6 +3,7 @@
 #ifndef HEARTBEAT_WEBSOCKET_IMPL_STREAM_HPP
 #define HEARTBEAT_WEBSOCKET_IMPL_STREAM_HPP
 
+#include <heartbeat/websocket.hpp>
 #include <heartbeat/websocket/detail/request.hpp>
 
 #include <algorithm>
@@ -209,7 +210,10 @@ void basic_stream<NextLayer>::async_handshake(handshake_type, Handler&& handler)
                              on_request(std::move(h));
                          }));
     };
+    // A request handed over was read after any TLS handshake (from_request).
     if constexpr (heartbeat::detail::has_server_handshake<NextLayer>::value) {
+        if (state_->have_request)
+            return read_request(std::forward<Handler>(handler));
         auto ex = net::get_associated_executor(handler, get_executor());
         next_layer().async_handshake(
             NextLayer::server, net::bind_executor(ex, [read_request, h = std::forward<Handler>(handler)](
