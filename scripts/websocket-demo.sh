@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The browser chat example (examples/websocket_chat.cpp, examples/web/):
+# installs what is missing, builds it (heartbeat::websocket needs the Boost
+# build) and runs it; then open the address it prints in a few tabs, some
+# with &mode=framed, and close, freeze or leave them.
+#
+#   scripts/websocket-demo.sh [ARGS...]              installs, builds, runs websocket_chat ARGS
+#   scripts/websocket-demo.sh --bin DIR [ARGS...]    runs the websocket_chat already built in DIR
+#
+# ARGS: --port P (8080), --interval-ms I (1000), --misses N (3), --token T,
+# --seconds S (stop after S seconds). tests/browser drives both modes in
+# headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = --bin ]; then
+    bin=$2
+    shift 2
+else
+    scripts/install-deps.sh browser
+    cmake --preset boost >/dev/null
+    cmake --build --preset boost --target websocket_chat
+    bin=build/boost/examples
+fi
+exec "$bin/websocket_chat" --web examples/web --js js "$@"
