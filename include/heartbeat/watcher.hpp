@@ -167,21 +167,24 @@ public:
         /// How often rtt() is refreshed per peer (one getsockopt each time,
         /// a tenth of a beat's cost at 1 s intervals); zero turns it off.
         duration rtt_sample_interval = std::chrono::seconds(10);
-        /// Server-driven probes (docs/PROTOCOL.md, PROBE); zero, the
+        /// Server-driven probes (docs/PROTOCOL.md, PROBE, R35); zero, the
         /// default, never. A version 2 peer that offers to answer them (a
-        /// pulse does, `answer_probes`) gets a PROBE after this much
+        /// pulse does: `answer_probes`) gets a PROBE after this much
         /// silence, and again every interval of continued silence, and
-        /// answers with a BEAT; a peer that beats on time is never probed.
-        /// Over TCP this is rarely useful: it helps a peer whose own timers
-        /// run late while it still reads (a script in a browser tab in the
-        /// background), not one that is gone. It costs each session its
-        /// timer's wake-up about once per interval, whatever the peer does
-        /// (reads only note the time; the timer is re-armed when it
-        /// fires), and an 8-byte frame per probe.
-        /// A peer that does not offer gets the transport's own probe, if
-        /// it has one, every probe_interval: a WebSocket ping to a
-        /// ping-mode peer (heartbeat/websocket.hpp, which needs it: set it
-        /// to the interval there); TCP has none.
+        /// answers with a BEAT; a peer that beats more often is never
+        /// probed. Set it above the interval peers beat at and below the
+        /// deadline (misses x interval): shorter, every peer that offers
+        /// beats at the probe's pace. Over TCP this is rarely useful: it
+        /// keeps online a peer whose own timers run late while it still
+        /// reads (a script in a browser tab in the background), never one
+        /// that is gone, whose deadline stays the same. It costs each
+        /// session a wake-up of its timer about once per interval,
+        /// whatever the peer does (reads only note the time; the timer
+        /// checks it when it fires), and an 8-byte frame per probe. A peer
+        /// that does not offer gets the transport's own probe, if it has
+        /// one, every probe_interval: a WebSocket ping to a ping-mode peer
+        /// (heartbeat/websocket.hpp, which needs it: set it to the interval
+        /// there); TCP has none.
         duration probe_interval = duration::zero();
         /// A second connection with an online id.
         duplicate_policy on_duplicate = duplicate_policy::replace;

@@ -74,8 +74,18 @@ using response = http::response<http::string_body>;
 /// Who a ping-mode peer is, from its upgrade request: the id and the
 /// credential the authenticator checks, as a HELLO would carry them.
 struct identity {
+    identity() = default;
+    identity(std::string peer_id, std::string peer_credential = {}, std::string answer_subprotocol = {})
+        : id(std::move(peer_id)), credential(std::move(peer_credential)), subprotocol(std::move(answer_subprotocol))
+    {
+    }
+
     std::string id;
     std::string credential;
+    /// The subprotocol the upgrade's answer selects, when the client offered
+    /// some (a page that carries its token as a subprotocol): a browser
+    /// fails a handshake whose answer selects none of those it offered.
+    std::string subprotocol;
 };
 
 /// Errors of the upgrade and of the WebSocket layer, in their own category.

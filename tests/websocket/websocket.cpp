@@ -266,6 +266,29 @@ TEST_CASE("ping mode: the authenticator sees the query's token; a refusal is a c
     CHECK(s.online.count("mallory") == 0);
 }
 
+TEST_CASE("ping mode: a token carried as a subprotocol, which the answer selects", "[websocket]")
+{
+    net::io_context io;
+    ws::options wo;
+    wo.identify = [](const ws::request& req) -> std::optional<ws::identity> {
+        // Offered as "id.<id>, token.<token>".
+        const auto offered = std::string(req[http::field::sec_websocket_protocol]);
+        const auto id = offered.find("id."), token = offered.find("token.");
+        if (id == std::string::npos || token == std::string::npos)
+            return std::nullopt;
+        ws::identity who;
+        who.id = offered.substr(id + 3, offered.find(',', id) - id - 3);
+        who.credential = offered.substr(token + 6);
+        who.subprotocol = "token." + who.credential;
+        return who;
+    };
+    server s(io, wo);
+    auto carol = connect(io, s.port(), "/", "id.carol, token.good");
+    REQUIRE(run_until(io, [&] { return s.online["carol"] == 1 && carol->is_open; }));
+    CHECK(carol->upgrade[http::field::sec_websocket_protocol] == "token.good");
+    REQUIRE(run_until(io, [&] { return carol->pings >= 2; }));
+}
+
 TEST_CASE("ping mode: kick and broadcast", "[websocket]")
 {
     net::io_context io;

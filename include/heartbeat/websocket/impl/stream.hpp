@@ -161,6 +161,11 @@ void basic_stream<NextLayer>::prepare_websocket()
     }
     else {
         ws.text(o.ping_mode_text);
+        if (!state_->who.subprotocol.empty())
+            ws.set_option(beast::websocket::stream_base::decorator(
+                [sub = state_->who.subprotocol](beast::websocket::response_type& r) {
+                    r.set(http::field::sec_websocket_protocol, sub);
+                }));
     }
     // The control callback holds the state, never the stream (which moves).
     ws.control_callback([weak = std::weak_ptr<state>(state_)](beast::websocket::frame_type kind,
