@@ -10,6 +10,7 @@
 #                            use CMake's default generator; the pkg-config consumer)
 #   install-deps.sh ci     + clang, Boost (for the Boost.Asio build), ZeroMQ (the rival),
 #                            and browser's packages
+#   install-deps.sh websocket  demo + Boost (Beast: heartbeat::websocket, scripts/websocket-demo.sh)
 #   install-deps.sh browser  demo + Chromium and Node.js with npm (tests/browser: headless
 #                            Chromium driven by puppeteer-core, which npm installs there)
 #   install-deps.sh bench  + ZeroMQ (the load harness's rival), Python 3 (plots)
@@ -24,9 +25,10 @@ tls) packages+=(libssl-dev openssl) ;;
 test) packages+=(catch2 libssl-dev openssl libbenchmark-dev libhiredis-dev redis-server make pkg-config) ;;
 ci) packages+=(catch2 libssl-dev openssl libbenchmark-dev libhiredis-dev redis-server make pkg-config clang libclang-rt-14-dev
         libboost-dev libzmq3-dev chromium nodejs) ;;
+websocket) packages+=(libboost-dev) ;;
 browser) packages+=(libboost-dev chromium nodejs) ;;
 bench) packages+=(catch2 libssl-dev libbenchmark-dev libzmq3-dev pkg-config python3) ;;
-*) echo "usage: $0 demo|cluster|tls|test|ci|browser|bench" >&2; exit 2 ;;
+*) echo "usage: $0 demo|cluster|tls|test|ci|websocket|browser|bench" >&2; exit 2 ;;
 esac
 # Debian ships npm apart from nodejs; NodeSource's nodejs package has it
 # (and conflicts with Debian's npm), so ask for it only where it is missing.

@@ -17,9 +17,13 @@ if [ "${1:-}" = --bin ]; then
     bin=$2
     shift 2
 else
-    scripts/install-deps.sh browser
-    cmake --preset boost >/dev/null
-    cmake --build --preset boost --target websocket_chat
-    bin=build/boost/examples
+    scripts/install-deps.sh websocket
+    # The Boost.Asio flavour (Beast), the example alone: no tests, no other
+    # component, so nothing else needs installing.
+    cmake -S . -B build/websocket-demo -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEARTBEAT_USE_BOOST_ASIO=ON \
+        -DHEARTBEAT_WITH_WEBSOCKET=ON -DHEARTBEAT_WITH_REDIS=OFF -DHEARTBEAT_WITH_TLS=OFF \
+        -DHEARTBEAT_BUILD_TESTS=OFF -DHEARTBEAT_BUILD_BENCHMARKS=OFF >/dev/null
+    cmake --build build/websocket-demo --target websocket_chat
+    bin=build/websocket-demo/examples
 fi
 exec "$bin/websocket_chat" --web examples/web --js js "$@"
