@@ -162,8 +162,9 @@ struct options {
     /// into messages of at most this size, so that an ECHO or a PROBE
     /// waits behind one such message, never behind a whole long write.
     std::size_t max_write_message = 16 * 1024;
-    /// Ping mode: messages to the peer go as text (UTF-8 the application
-    /// vouches for) rather than binary.
+    /// Ping mode: messages to the peer go as text when they are UTF-8 (a
+    /// browser fails the connection on a text message that is not), else
+    /// binary; false: always binary.
     bool ping_mode_text = true;
     /// Ping mode: the peer's id and credential from its upgrade request.
     /// Default: the query parameters `id` and `token` (percent-decoded).

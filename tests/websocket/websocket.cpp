@@ -231,6 +231,13 @@ TEST_CASE("ping mode: online from the upgrade, alive on pongs, messages both way
     CHECK(alice->messages.front() == "pushed");
     CHECK(alice->ws.got_text());
 
+    // Bytes that are not UTF-8 go as a binary message (a browser would
+    // fail the connection on such a text message).
+    REQUIRE(s.watcher.send("alice", std::string("\xFF\x00\x01", 3)));
+    REQUIRE(run_until(io, [&] { return alice->messages.size() == 2; }));
+    CHECK(alice->messages.back() == std::string("\xFF\x00\x01", 3));
+    CHECK(alice->ws.got_binary());
+
     alice->ws.async_close(beast::websocket::close_code::normal, [](heartbeat::error_code) {});
     REQUIRE(run_until(io, [&] { return s.offline.count("alice") == 1; }));
     CHECK(s.offline["alice"] == offline_reason::left);

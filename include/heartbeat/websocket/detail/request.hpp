@@ -110,6 +110,54 @@ inline bool origin_allowed(const std::vector<std::string>& allowed, std::optiona
     return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) { return a == *origin; });
 }
 
+/// True if `s` is well-formed UTF-8 (RFC 3629: no overlong forms, no
+/// surrogates, nothing above U+10FFFF), as a browser demands of a text
+/// message: it fails the whole connection (1007) on one that is not.
+inline bool is_utf8(std::string_view s) noexcept
+{
+    std::size_t i = 0;
+    const std::size_t n = s.size();
+    while (i < n) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t len = 0;
+        unsigned char lo = 0x80, hi = 0xBF; // the second byte's range
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0)
+                lo = 0xA0; // no overlong forms
+            if (c == 0xED)
+                hi = 0x9F; // no surrogates
+        }
+        else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0)
+                lo = 0x90;
+            if (c == 0xF4)
+                hi = 0x8F; // at most U+10FFFF
+        }
+        else
+            return false;
+        if (n - i < len)
+            return false;
+        const auto second = static_cast<unsigned char>(s[i + 1]);
+        if (second < lo || second > hi)
+            return false;
+        for (std::size_t k = 2; k < len; ++k) {
+            const auto b = static_cast<unsigned char>(s[i + k]);
+            if (b < 0x80 || b > 0xBF)
+                return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
 } // namespace heartbeat::websocket::detail
 
 #endif

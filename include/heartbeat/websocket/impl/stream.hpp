@@ -50,7 +50,11 @@ struct basic_stream<NextLayer>::state {
     std::size_t pending_read = 0;
     bool eof_after_pending = false;
     std::vector<std::uint8_t> written; // frames written, not yet whole
-    std::deque<std::string> outgoing;  // messages to send
+    struct message_out {
+        std::string bytes;
+        bool text;
+    };
+    std::deque<message_out> outgoing; // messages to send
     std::uint16_t close_code = static_cast<std::uint16_t>(beast::websocket::close_code::normal);
     std::string close_reason;
 
@@ -374,9 +378,14 @@ void basic_stream<NextLayer>::async_write_some(const ConstBuffers& buffers, Hand
             break;
         const std::uint8_t* payload = f + wire::header_size;
         switch (static_cast<wire::frame_type>(f[0])) {
-        case wire::frame_type::data:
-            st->outgoing.emplace_back(reinterpret_cast<const char*>(payload), len);
+        case wire::frame_type::data: {
+            std::string m(reinterpret_cast<const char*>(payload), len);
+            // Text only if it is UTF-8: a browser fails the connection on
+            // a text message that is not.
+            const bool text = st->ep->ping_mode_text && detail::is_utf8(m);
+            st->outgoing.push_back({std::move(m), text});
             break;
+        }
         case wire::frame_type::error:
             if (len >= 2) {
                 const auto code = static_cast<std::uint16_t>((payload[0] << 8) | payload[1]);
@@ -409,7 +418,8 @@ void basic_stream<NextLayer>::async_write_some(const ConstBuffers& buffers, Hand
             if (ec || st->outgoing.empty())
                 return std::move(h)(ec, ec ? std::size_t(0) : total);
             // Beast copies nothing: the front message stays until written.
-            auto& m = st->outgoing.front();
+            auto& m = st->outgoing.front().bytes;
+            ws->text(st->outgoing.front().text);
             auto ex = net::get_associated_executor(h, ws->get_executor());
             ws->async_write(net::buffer(m), detail::through(ws->get_executor(),
                                                             net::bind_executor(ex, [self = std::move(*this)](
