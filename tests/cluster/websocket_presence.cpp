@@ -7,13 +7,13 @@
 #include <heartbeat/websocket.hpp>
 
 #include "../support/run_until.hpp"
+#include "../websocket/ws_client.hpp"
 
 #include <catch2/catch.hpp>
 
 namespace net = heartbeat::net;
 namespace ws = heartbeat::websocket;
 namespace hr = heartbeat::redis;
-namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 using heartbeat_test::run_until;
@@ -48,32 +48,13 @@ TEST_CASE("a WebSocket watcher's peers are in cluster presence like any others",
     tcp::acceptor acceptor(io, {net::ip::make_address("127.0.0.1"), 0});
     w.accept_from(acceptor, ws::endpoint());
 
-    beast::websocket::stream<tcp::socket> page(io);
-    beast::flat_buffer buffer;
-    bool open = false, closed = false;
-    std::function<void()> read = [&] {
-        page.async_read(buffer, [&](heartbeat::error_code ec, std::size_t) {
-            if (ec) {
-                closed = true;
-                return;
-            }
-            buffer.consume(buffer.size());
-            read();
-        });
-    };
-    page.next_layer().async_connect(acceptor.local_endpoint(), [&](heartbeat::error_code ec) {
-        REQUIRE_FALSE(ec);
-        page.async_handshake("127.0.0.1", "/?id=page-1&token=t", [&](heartbeat::error_code e) {
-            REQUIRE_FALSE(e);
-            open = true;
-            read();
-        });
-    });
+    auto page = std::make_shared<heartbeat_test::ws_client<>>(io);
+    page->open(acceptor.local_endpoint().port(), "/?id=page-1&token=t");
     auto saw = [&](hr::cluster_event::kind k) {
         return std::any_of(events.begin(), events.end(),
                            [&](const hr::cluster_event& e) { return e.type == k && e.peer == "page-1"; });
     };
-    REQUIRE(run_until(io, [&] { return open && saw(hr::cluster_event::kind::online); }));
+    REQUIRE(run_until(io, [&] { return page->is_open && saw(hr::cluster_event::kind::online); }));
     bool answered = false, online = false;
     d.async_is_online("page-1", [&](heartbeat::error_code ec, bool yes) {
         answered = !ec;
@@ -82,7 +63,7 @@ TEST_CASE("a WebSocket watcher's peers are in cluster presence like any others",
     REQUIRE(run_until(io, [&] { return answered; }));
     CHECK(online);
 
-    page.async_close(beast::websocket::close_code::normal, [](heartbeat::error_code) {});
+    page->leave();
     REQUIRE(run_until(io, [&] { return saw(hr::cluster_event::kind::offline); }));
     const auto offline = std::find_if(events.begin(), events.end(), [](const hr::cluster_event& e) {
         return e.type == hr::cluster_event::kind::offline;

@@ -6,10 +6,10 @@
 
 #include "../support/run_until.hpp"
 #include "../support/tcp_forwarder.hpp"
+#include "ws_client.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <boost/beast/core/buffers_to_string.hpp>
 
 #include <map>
 #include <memory>
@@ -78,93 +78,7 @@ struct server {
     std::vector<heartbeat::error_code> refusals;
 };
 
-/// A Beast WebSocket client. It answers pings only while it reads (Beast
-/// does that inside reads), so `reading = false` makes it silent.
-struct client : std::enable_shared_from_this<client> {
-    explicit client(net::io_context& io) : ws(io) {}
-
-    void open(unsigned short port, std::string target, std::string subprotocol = {}, std::string origin = {})
-    {
-        // Whole messages in one frame each: a peer that refuses one mid-way
-        // then never races a second frame of it (Beast 1.74 asserts there).
-        ws.auto_fragment(false);
-        ws.control_callback([this](beast::websocket::frame_type k, beast::string_view) {
-            if (k == beast::websocket::frame_type::ping)
-                ++pings;
-        });
-        ws.set_option(beast::websocket::stream_base::decorator([subprotocol, origin](beast::websocket::request_type& r) {
-            if (!subprotocol.empty())
-                r.set(http::field::sec_websocket_protocol, subprotocol);
-            if (!origin.empty())
-                r.set(http::field::origin, origin);
-        }));
-        auto self = shared_from_this();
-        beast::get_lowest_layer(ws).async_connect(
-            {net::ip::make_address("127.0.0.1"), port}, [self, port, target](heartbeat::error_code ec) {
-                if (ec)
-                    return self->failed(ec);
-                self->ws.async_handshake(self->upgrade, "127.0.0.1:" + std::to_string(port), target,
-                                         [self](heartbeat::error_code e) {
-                                             if (e)
-                                                 return self->failed(e);
-                                             self->is_open = true;
-                                             self->read();
-                                         });
-            });
-    }
-
-    void read()
-    {
-        if (!reading)
-            return;
-        auto self = shared_from_this();
-        ws.async_read(buffer, [self](heartbeat::error_code ec, std::size_t) {
-            if (ec)
-                return self->failed(ec);
-            self->messages.push_back(beast::buffers_to_string(self->buffer.data()));
-            self->buffer.consume(self->buffer.size());
-            self->read();
-        });
-    }
-
-    void failed(heartbeat::error_code ec)
-    {
-        error = ec;
-        ended = true;
-        close_code = ws.reason().code;
-    }
-
-    void send(std::string m, bool binary = false, std::function<void()> then = {})
-    {
-        ws.binary(binary);
-        auto self = shared_from_this();
-        auto p = std::make_shared<std::string>(std::move(m));
-        ws.async_write(net::buffer(*p), [self, p, then](heartbeat::error_code, std::size_t) {
-            if (then)
-                then();
-        });
-    }
-
-    /// Starts reading if it was not.
-    void start_reading()
-    {
-        if (reading)
-            return;
-        reading = true;
-        read();
-    }
-
-    beast::websocket::stream<tcp::socket> ws;
-    beast::websocket::response_type upgrade;
-    beast::flat_buffer buffer;
-    std::vector<std::string> messages;
-    bool reading = true;
-    bool is_open = false;
-    bool ended = false;
-    int pings = 0;
-    std::uint16_t close_code = 0;
-    heartbeat::error_code error;
-};
+using client = heartbeat_test::ws_client<>;
 
 std::shared_ptr<client> connect(net::io_context& io, unsigned short port, std::string target,
                                 std::string subprotocol = {}, std::string origin = {})
@@ -238,7 +152,7 @@ TEST_CASE("ping mode: online from the upgrade, alive on pongs, messages both way
     CHECK(alice->messages.back() == std::string("\xFF\x00\x01", 3));
     CHECK(alice->ws.got_binary());
 
-    alice->ws.async_close(beast::websocket::close_code::normal, [](heartbeat::error_code) {});
+    alice->leave();
     REQUIRE(run_until(io, [&] { return s.offline.count("alice") == 1; }));
     CHECK(s.offline["alice"] == offline_reason::left);
 }

@@ -3,6 +3,7 @@
 
 #include "../support/certificates.hpp"
 #include "../support/run_until.hpp"
+#include "ws_client.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -11,7 +12,6 @@
 
 namespace net = heartbeat::net;
 namespace ws = heartbeat::websocket;
-namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 using heartbeat_test::run_until;
@@ -35,42 +35,16 @@ TEST_CASE("wss: a ping-mode peer over TLS, online, messages, leave", "[websocket
     tcp::acceptor acceptor(io, {net::ip::make_address("127.0.0.1"), 0});
     w.accept_from(acceptor, ctx.server, ws::endpoint());
 
-    beast::websocket::stream<net::ssl::stream<tcp::socket>> client(io, ctx.client);
-    bool open = false, closed = false;
-    int pings = 0;
-    beast::flat_buffer buffer;
-    client.control_callback([&](beast::websocket::frame_type k, beast::string_view) {
-        if (k == beast::websocket::frame_type::ping)
-            ++pings;
-    });
-    std::function<void()> read = [&] {
-        client.async_read(buffer, [&](heartbeat::error_code ec, std::size_t) {
-            if (ec) {
-                closed = true;
-                return;
-            }
-            buffer.consume(buffer.size());
-            read();
-        });
-    };
-    beast::get_lowest_layer(client).async_connect(acceptor.local_endpoint(), [&](heartbeat::error_code ec) {
-        REQUIRE_FALSE(ec);
-        client.next_layer().async_handshake(net::ssl::stream_base::client, [&](heartbeat::error_code e) {
-            REQUIRE_FALSE(e);
-            client.async_handshake("localhost", "/?id=secure&token=x", [&](heartbeat::error_code e2) {
-                REQUIRE_FALSE(e2);
-                open = true;
-                read();
-            });
-        });
-    });
-    REQUIRE(run_until(io, [&] { return open && online == 1; }));
-    REQUIRE(run_until(io, [&] { return pings >= 6; }));
+    auto client = std::make_shared<heartbeat_test::ws_client<net::ssl::stream<tcp::socket>>>(io, ctx.client);
+    client->open(acceptor.local_endpoint().port(), "/?id=secure&token=x");
+    REQUIRE(run_until(io, [&] { return client->is_open && online == 1; }));
+    REQUIRE(run_until(io, [&] { return client->pings >= 6; }));
     CHECK(offline.empty());
-    client.async_write(net::buffer(std::string_view("over tls")), [](heartbeat::error_code, std::size_t) {});
-    REQUIRE(run_until(io, [&] { return !messages.empty(); }));
+    bool sent = false;
+    client->send("over tls", false, [&] { sent = true; });
+    REQUIRE(run_until(io, [&] { return sent && !messages.empty(); }));
     CHECK(messages.front() == "over tls");
-    client.async_close(beast::websocket::close_code::normal, [](heartbeat::error_code) {});
+    client->leave();
     REQUIRE(run_until(io, [&] { return offline.count("secure") == 1; }));
     CHECK(offline["secure"] == heartbeat::offline_reason::left);
     w.stop();
