@@ -1,18 +1,28 @@
 // The load harness: separate processes on loopback. A server process (our
-// watcher, the textbook baseline, or ZeroMQ), client processes holding N
-// connections beating every I, and victim processes, each one connection,
-// stopped with SIGSTOP (socket left open) at a random phase.
+// watcher, the textbook baseline, ZeroMQ, or our WebSocket watcher in ping
+// mode), client processes holding N connections beating every I, and
+// victim processes, each one connection, stopped with SIGSTOP (socket left
+// open) at a random phase.
 //
-//   load_harness [--kinds heartbeat,baseline,zmq] [--connections 9000]
-//                [--interval-ms 1000] [--misses 3] [--warmup-s 5] [--window-s 10]
-//                [--victims 10] [--seed 1] [--json results.jsonl]
+//   load_harness [--kinds heartbeat,baseline,zmq,websocket-ping] [--base baseline]
+//                [--connections 9000] [--interval-ms 1000] [--misses 3]
+//                [--warmup-s 5] [--window-s 10] [--victims 10] [--seed 1]
+//                [--json results.jsonl]
 //
 // For each kind, in the same run: server CPU seconds per second (user+sys
-// from /proc over the steady window), server RSS at the end of the window,
-// frames received per second, healthy peers dropped (any offline event for
-// a non-victim), and detection latency of the victims measured two ways:
-// last beat received -> offline (the server's own record), and SIGSTOP ->
-// offline. Ratios are against the baseline measured in the same run.
+// from /proc over the steady window), the clients' too, server RSS at the
+// end of the window, beats per second and server CPU per beat, healthy
+// peers dropped (any offline event for a non-victim), and detection
+// latency of the victims measured two ways: last beat received -> offline
+// (the server's own record), and SIGSTOP -> offline. Ratios are against
+// the kind named by --base measured in the same run.
+//
+// A beat: over TCP, a frame the server received (its frames_received(),
+// all BEATs once every peer is online; ZeroMQ reports none). In
+// websocket-ping (Boost.Asio builds only), a ping the clients answered:
+// the server pings each peer every I (probe_interval = I), the clients are
+// plain Beast WebSocket clients that only read and count the pings they
+// read, and Beast writes a pong for each.
 #include "../../tests/support/child_process.hpp"
 
 #include <algorithm>
@@ -42,6 +52,7 @@ using namespace std::chrono_literals;
 
 struct settings {
     std::vector<std::string> kinds{"heartbeat", "baseline", "zmq"};
+    std::string base = "baseline"; // the kind the ratios are against
     long connections = 9000;
     long interval_ms = 1000;
     long misses = 3;
@@ -58,8 +69,9 @@ struct result {
     bool skipped = false; // the kind is not built here
     std::string failure;
     double cpu_per_s = 0;
+    double clients_cpu_per_s = 0; // every client process, summed
     double rss_mib = 0;
-    double frames_per_s = 0;
+    double frames_per_s = 0; // beats per second (see the top of this file)
     long healthy_dropped = 0;
     long undetected = 0; // victims never reported offline within N*I + 10 s
     std::vector<double> from_last_seen_ms; // offline.at - last_seen
@@ -96,13 +108,29 @@ double rss_mib(pid_t pid)
     return 0;
 }
 
-std::optional<unsigned long long> last_frames(child_process& server)
+/// The latest `stats <count> <t>` line of a process: the count and its time.
+struct count_at {
+    double count = 0;
+    double t_ns = 0;
+};
+std::optional<count_at> last_stats(const child_process& p)
 {
-    const auto& lines = server.lines();
+    const auto lines = p.lines();
     for (auto it = lines.rbegin(); it != lines.rend(); ++it)
-        if (starts_with(*it, "stats"))
-            return std::stoull(fields(*it).at(1));
+        if (starts_with(*it, "stats")) {
+            const auto f = fields(*it);
+            return count_at{std::stod(f.at(1)), std::stod(f.at(2))};
+        }
     return std::nullopt;
+}
+
+/// The rate between two stats lines, over their own timestamps (they are
+/// printed once a second, not when the window opens and closes).
+double rate(const std::optional<count_at>& a, const std::optional<count_at>& b)
+{
+    if (!a || !b || b->t_ns <= a->t_ns)
+        return 0;
+    return (b->count - a->count) / ((b->t_ns - a->t_ns) / 1e9);
 }
 
 double percentile(std::vector<double> v, double p)
@@ -116,14 +144,39 @@ double percentile(std::vector<double> v, double p)
     return v[std::min(std::max<std::size_t>(rank, 1), v.size()) - 1];
 }
 
-std::string program(const std::string& kind) { return kind == "zmq" ? HEARTBEAT_ZMQ_PEER : HEARTBEAT_PEER; }
+std::string program(const std::string& kind)
+{
+    if (kind == "zmq")
+        return HEARTBEAT_ZMQ_PEER;
+    if (kind == "websocket-ping")
+        return HEARTBEAT_WS_PEER;
+    return HEARTBEAT_PEER;
+}
+
+bool websocket_kind(const std::string& kind) { return kind == "websocket-ping"; }
+
+/// A client process's command line: `count` connections named from `id`.
+std::vector<std::string> client_argv(const settings& cfg, const std::string& kind, const std::string& port,
+                                     const std::string& id, long count, bool stats)
+{
+    std::vector<std::string> argv = {program(kind), "clients", "--port", port, "--id", id, "--count",
+                                     std::to_string(count), "--interval-ms", std::to_string(cfg.interval_ms),
+                                     "--misses", std::to_string(cfg.misses), "--quiet", "1"};
+    if (websocket_kind(kind)) {
+        argv.insert(argv.end(), {"--kind", "websocket"});
+        if (stats) // the clients count the pings they answer
+            argv.insert(argv.end(), {"--stats-ms", "1000"});
+    }
+    return argv;
+}
 
 result run_kind(const settings& cfg, const std::string& kind)
 {
     result r;
     r.kind = kind;
     if (program(kind).empty()) {
-        r.failure = "not built (ZeroMQ not found)";
+        r.failure = websocket_kind(kind) ? "not built (heartbeat::websocket needs a Boost.Asio build)"
+                                         : "not built (ZeroMQ not found)";
         r.skipped = true;
         return r;
     }
@@ -133,7 +186,7 @@ result run_kind(const settings& cfg, const std::string& kind)
                                             "--stats-ms", "1000"};
     if (kind != "zmq") {
         server_argv.push_back("--kind");
-        server_argv.push_back(kind);
+        server_argv.push_back(websocket_kind(kind) ? "websocket" : kind);
     }
     child_process server(server_argv);
     const auto ready = server.wait_for("ready", 10s);
@@ -147,9 +200,8 @@ result run_kind(const settings& cfg, const std::string& kind)
     std::vector<std::unique_ptr<child_process>> clients;
     for (long done = 0, j = 0; done < cfg.connections; ++j) {
         const long n = std::min(9000L, cfg.connections - done);
-        clients.push_back(std::make_unique<child_process>(std::vector<std::string>{
-            program(kind), "clients", "--port", port, "--id", "c" + std::to_string(j) + "-", "--count",
-            std::to_string(n), "--interval-ms", interval, "--misses", misses, "--quiet", "1"}));
+        clients.push_back(
+            std::make_unique<child_process>(client_argv(cfg, kind, port, "c" + std::to_string(j) + "-", n, true)));
         done += n;
     }
     for (auto& c : clients)
@@ -164,19 +216,38 @@ result run_kind(const settings& cfg, const std::string& kind)
         return r;
     }
 
+    // Who counts the beats: the server (frames received), or in ping mode
+    // the clients (pings answered).
+    std::vector<const child_process*> counters;
+    if (websocket_kind(kind))
+        for (const auto& c : clients)
+            counters.push_back(c.get());
+    else
+        counters.push_back(&server);
+    auto clients_cpu = [&] {
+        double s = 0;
+        for (const auto& c : clients)
+            s += cpu_seconds(c->pid());
+        return s;
+    };
+
     std::this_thread::sleep_for(std::chrono::seconds(cfg.warmup_s));
-    const auto frames0 = last_frames(server);
+    std::vector<std::optional<count_at>> beats0;
+    for (const auto* c : counters)
+        beats0.push_back(last_stats(*c));
     const double cpu0 = cpu_seconds(server.pid());
+    const double clients_cpu0 = clients_cpu();
     const auto t0 = steady::now();
     std::this_thread::sleep_for(std::chrono::seconds(cfg.window_s));
     const double cpu1 = cpu_seconds(server.pid());
+    const double clients_cpu1 = clients_cpu();
     const auto t1 = steady::now();
-    const auto frames1 = last_frames(server);
     const double seconds = std::chrono::duration<double>(t1 - t0).count();
     r.cpu_per_s = (cpu1 - cpu0) / seconds;
+    r.clients_cpu_per_s = (clients_cpu1 - clients_cpu0) / seconds;
     r.rss_mib = rss_mib(server.pid());
-    if (frames0 && frames1)
-        r.frames_per_s = static_cast<double>(*frames1 - *frames0) / seconds;
+    for (std::size_t i = 0; i < counters.size(); ++i)
+        r.frames_per_s += rate(beats0[i], last_stats(*counters[i]));
 
     // Victims: connect, then each is frozen at a random phase of its beat.
     std::mt19937 rng(cfg.seed);
@@ -184,9 +255,8 @@ result run_kind(const settings& cfg, const std::string& kind)
     std::vector<std::unique_ptr<child_process>> victims;
     std::vector<long long> stopped_at;
     for (long v = 0; v < cfg.victims; ++v) {
-        victims.push_back(std::make_unique<child_process>(std::vector<std::string>{
-            program(kind), "clients", "--port", port, "--id", "victim" + std::to_string(v), "--count", "1",
-            "--interval-ms", interval, "--misses", misses, "--quiet", "1"}));
+        victims.push_back(
+            std::make_unique<child_process>(client_argv(cfg, kind, port, "victim" + std::to_string(v), 1, false)));
         if (!victims.back()->wait_for("all-connected", 30s)) {
             r.failure = "victim did not connect";
             return r;
@@ -234,6 +304,7 @@ int main(int argc, char** argv)
             for (std::string kind; std::getline(in, kind, ',');)
                 cfg.kinds.push_back(kind);
         }
+        else if (k == "--base") cfg.base = v;
         else if (k == "--connections") cfg.connections = std::stol(v);
         else if (k == "--interval-ms") cfg.interval_ms = std::stol(v);
         else if (k == "--misses") cfg.misses = std::stol(v);
@@ -259,46 +330,55 @@ int main(int argc, char** argv)
     }
     const result* base = nullptr;
     for (const auto& r : results)
-        if (r.kind == "baseline" && r.ok)
+        if (r.kind == cfg.base && r.ok)
             base = &r;
 
-    std::printf("\n| kind | CPU-s/s | RSS MiB | frames/s | healthy dropped | victims undetected "
-                "| last beat -> offline p50 / p99 / max ms | stop -> offline p50 / p99 / max ms | CPU vs baseline "
-                "| RSS vs baseline |\n"
-                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    const char* b = cfg.base.c_str();
+    std::printf("\n| kind | CPU-s/s | RSS MiB | beats/s | us CPU per beat | clients CPU-s/s | healthy dropped "
+                "| victims undetected | last beat -> offline p50 / p99 / max ms | stop -> offline p50 / p99 / max ms "
+                "| CPU vs %s | CPU per beat vs %s | RSS vs %s |\n"
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+                b, b, b);
     std::ofstream json;
     if (!cfg.json.empty())
         json.open(cfg.json, std::ios::app);
     for (const auto& r : results) {
         if (!r.ok)
             continue;
-        char ratio_cpu[32] = "-", ratio_rss[32] = "-";
+        char ratio_cpu[32] = "-", ratio_rss[32] = "-", per_beat[32] = "-", ratio_beat[32] = "-";
         if (base && base->cpu_per_s > 0)
             std::snprintf(ratio_cpu, sizeof ratio_cpu, "%.2f", r.cpu_per_s / base->cpu_per_s);
+        if (r.frames_per_s > 0)
+            std::snprintf(per_beat, sizeof per_beat, "%.2f", 1e6 * r.cpu_per_s / r.frames_per_s);
+        if (base && base->cpu_per_s > 0 && base->frames_per_s > 0 && r.frames_per_s > 0)
+            std::snprintf(ratio_beat, sizeof ratio_beat, "%.2f",
+                          (r.cpu_per_s / r.frames_per_s) / (base->cpu_per_s / base->frames_per_s));
         if (base && base->rss_mib > 0)
             std::snprintf(ratio_rss, sizeof ratio_rss, "%.2f", r.rss_mib / base->rss_mib);
         const auto& a = r.from_last_seen_ms;
-        const auto& b = r.from_stop_ms;
+        const auto& s = r.from_stop_ms;
         char seen[96] = "n/a";
         if (!a.empty())
             std::snprintf(seen, sizeof seen, "%.1f / %.1f / %.1f", percentile(a, 0.5), percentile(a, 0.99),
                           percentile(a, 1.0));
-        std::printf("| %s | %.4f | %.1f | %.0f | %ld | %ld of %ld | %s | %.1f / %.1f / %.1f | %s | %s |\n",
-                    r.kind.c_str(), r.cpu_per_s, r.rss_mib, r.frames_per_s, r.healthy_dropped, r.undetected,
-                    cfg.victims, seen, percentile(b, 0.5), percentile(b, 0.99), percentile(b, 1.0), ratio_cpu,
-                    ratio_rss);
+        std::printf("| %s | %.4f | %.1f | %.0f | %s | %.4f | %ld | %ld of %ld | %s | %.1f / %.1f / %.1f | %s | %s "
+                    "| %s |\n",
+                    r.kind.c_str(), r.cpu_per_s, r.rss_mib, r.frames_per_s, per_beat, r.clients_cpu_per_s,
+                    r.healthy_dropped, r.undetected, cfg.victims, seen, percentile(s, 0.5), percentile(s, 0.99),
+                    percentile(s, 1.0), ratio_cpu, ratio_beat, ratio_rss);
         if (json) {
             json << "{\"kind\":\"" << r.kind << "\",\"connections\":" << cfg.connections
                  << ",\"interval_ms\":" << cfg.interval_ms << ",\"misses\":" << cfg.misses
-                 << ",\"cpu_per_s\":" << r.cpu_per_s << ",\"rss_mib\":" << r.rss_mib
+                 << ",\"cpu_per_s\":" << r.cpu_per_s << ",\"clients_cpu_per_s\":" << r.clients_cpu_per_s
+                 << ",\"rss_mib\":" << r.rss_mib
                  << ",\"frames_per_s\":" << r.frames_per_s << ",\"healthy_dropped\":" << r.healthy_dropped
                  << ",\"undetected\":" << r.undetected << ",\"victims\":" << cfg.victims
                  << ",\"last_seen_to_offline_ms\":[";
             for (std::size_t i = 0; i < a.size(); ++i)
                 json << (i ? "," : "") << a[i];
             json << "],\"stop_to_offline_ms\":[";
-            for (std::size_t i = 0; i < b.size(); ++i)
-                json << (i ? "," : "") << b[i];
+            for (std::size_t i = 0; i < s.size(); ++i)
+                json << (i ? "," : "") << s[i];
             json << "]}\n";
         }
     }

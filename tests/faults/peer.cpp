@@ -3,10 +3,16 @@
 // printing one line per event on stdout so the program driving it can stop,
 // kill and cut it off like a real deployment's processes.
 //
-//   peer server  [--kind heartbeat|baseline] [--bind ADDR] [--port P]
+//   peer server  [--kind heartbeat|baseline|websocket] [--bind ADDR] [--port P]
 //                [--interval-ms I] [--misses N] [--stats-ms S]
-//   peer clients --port P [--host ADDR] [--id ID] [--count K] [--interval-ms I]
-//                [--backoff-ms B] [--backoff-max-ms M] [--quiet 1]
+//   peer clients --port P [--kind heartbeat|websocket] [--host ADDR] [--id ID]
+//                [--count K] [--interval-ms I] [--backoff-ms B] [--backoff-max-ms M]
+//                [--quiet 1] [--stats-ms S] [--token T]
+//
+// `--kind websocket` exists in the heartbeat_ws_peer build of this file
+// (Boost.Asio builds, heartbeat::websocket): the server is a WebSocket
+// watcher in ping mode (a ping every interval), the clients plain Beast
+// WebSocket clients that only read, as a browser page with no library.
 //
 // Lines (times are steady_clock nanoseconds, comparable across processes
 // on one Linux host because all read CLOCK_MONOTONIC):
@@ -14,19 +20,24 @@
 //   online <id> <t>
 //   offline <id> <reason> <t> <last_seen>                     (server)
 //   stats <frames received so far> <t>                        (server, every S ms)
+//   stats <pings answered so far> <t>                         (websocket clients, every S ms)
 //   connected <id> <t>    lost <id> <t> <why>                 (clients)
 //   reconnecting <id> <attempt> <delay_ms> <t>
 //   all-connected <count> <t>    (clients: once every connection was welcomed)
-// With --quiet 1 the clients print only all-connected and lost lines.
+// With --quiet 1 the clients print only all-connected, lost and stats lines.
 #include "../support/command_line.hpp"
 
 #include <heartbeat/heartbeat.hpp>
+#if defined(HEARTBEAT_PEER_WEBSOCKET)
+#include <heartbeat/websocket.hpp>
+#endif
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -64,17 +75,28 @@ void print_offline(const std::string& id, heartbeat::offline_reason r, long long
 }
 
 // ---- our watcher --------------------------------------------------------------
+//
+// One function for every watcher this program runs: over TCP, and (in the
+// heartbeat_ws_peer build) over WebSocket in ping mode, where the server
+// pings every interval and the peer is a plain WebSocket client.
 
-int run_watcher(const arguments& args)
+template <class Watcher>
+typename Watcher::options watcher_options(const arguments& args)
 {
-    net::io_context io(1);
-    heartbeat::watcher<tcp::socket>::options o;
+    typename Watcher::options o;
     o.detection.interval = std::chrono::milliseconds(args.number("--interval-ms", 100));
     o.detection.misses = static_cast<unsigned>(args.number("--misses", 3));
     o.detection.min_interval = 10ms;
     o.hello_timeout = 2s;
-    heartbeat::watcher<tcp::socket> watcher(io, o);
-    watcher.on_event([](const heartbeat::watcher<tcp::socket>::event_type& e) {
+    return o;
+}
+
+template <class Watcher, class StartAccepting>
+int run_watcher(const arguments& args, const typename Watcher::options& o, StartAccepting start_accepting)
+{
+    net::io_context io(1);
+    Watcher watcher(io, o);
+    watcher.on_event([](const typename Watcher::event_type& e) {
         if (e.kind == heartbeat::transition::online)
             std::printf("online %s %lld\n", e.key.c_str(), ns_of(e.at));
         else
@@ -88,7 +110,7 @@ int run_watcher(const arguments& args)
     acceptor.set_option(tcp::acceptor::reuse_address(true));
     acceptor.bind(ep);
     acceptor.listen();
-    watcher.accept_from(acceptor);
+    start_accepting(watcher, acceptor);
     std::printf("ready %u\n", static_cast<unsigned>(acceptor.local_endpoint().port()));
 
     net::steady_timer stats(io);
@@ -115,6 +137,25 @@ int run_watcher(const arguments& args)
     io.run();
     return 0;
 }
+
+int run_tcp_watcher(const arguments& args)
+{
+    using watcher_type = heartbeat::watcher<tcp::socket>;
+    return run_watcher<watcher_type>(args, watcher_options<watcher_type>(args),
+                                     [](watcher_type& w, tcp::acceptor& a) { w.accept_from(a); });
+}
+
+#if defined(HEARTBEAT_PEER_WEBSOCKET)
+int run_websocket_watcher(const arguments& args)
+{
+    using watcher_type = heartbeat::websocket::watcher<>;
+    auto o = watcher_options<watcher_type>(args);
+    o.probe_interval = o.detection.interval; // ping mode: one ping per interval
+    return run_watcher<watcher_type>(args, o, [](watcher_type& w, tcp::acceptor& a) {
+        w.accept_from(a, heartbeat::websocket::endpoint());
+    });
+}
+#endif
 
 // ---- the textbook baseline ------------------------------------------------------
 //
@@ -320,23 +361,144 @@ int run_clients(const arguments& args)
     return 0;
 }
 
+#if defined(HEARTBEAT_PEER_WEBSOCKET)
+// ---- WebSocket clients that run no library --------------------------------------
+//
+// What a browser page does in ping mode: open `ws://host:port/?id=ID&token=T`
+// with no subprotocol, then only read. Beast answers each ping with a pong
+// inside the read, as a browser does by itself. Nothing reconnects.
+
+namespace beast = boost::beast;
+
+struct websocket_peer : std::enable_shared_from_this<websocket_peer> {
+    websocket_peer(net::io_context& io, std::string id) : ws(io), id(std::move(id)) {}
+
+    beast::websocket::stream<tcp::socket> ws;
+    beast::flat_buffer buffer;
+    std::string id;
+};
+
+int run_websocket_clients(const arguments& args)
+{
+    net::io_context io(1);
+    const long count = args.number("--count", 1);
+    const bool quiet = args.number("--quiet", 0) != 0;
+    const std::string base = args.text("--id", "client");
+    const std::string host = args.text("--host", "127.0.0.1");
+    const auto port = static_cast<unsigned short>(args.number("--port", 0));
+    const std::string token = args.text("--token", "T");
+    // All connections share the one io thread: the counters need no lock.
+    std::uint64_t pings = 0;
+    long connected = 0;
+    std::vector<std::shared_ptr<websocket_peer>> peers;
+    for (long i = 0; i < count; ++i)
+        peers.push_back(std::make_shared<websocket_peer>(io, count == 1 ? base : base + std::to_string(i)));
+
+    auto lost = [](const std::shared_ptr<websocket_peer>& p, const heartbeat::error_code& ec) {
+        std::printf("lost %s %lld %s\n", p->id.c_str(), now_ns(), ec.message().c_str());
+    };
+    std::function<void(std::shared_ptr<websocket_peer>)> read = [&](std::shared_ptr<websocket_peer> p) {
+        p->ws.async_read(p->buffer, [&, p](const heartbeat::error_code& ec, std::size_t) {
+            if (ec)
+                return lost(p, ec);
+            p->buffer.consume(p->buffer.size());
+            read(p);
+        });
+    };
+    auto open = [&](const std::shared_ptr<websocket_peer>& p) {
+        p->ws.control_callback([&pings](beast::websocket::frame_type kind, beast::string_view) {
+            if (kind == beast::websocket::frame_type::ping)
+                ++pings;
+        });
+        p->ws.next_layer().async_connect(
+            {net::ip::make_address(host), port}, [&, p](const heartbeat::error_code& ec) {
+                if (ec)
+                    return lost(p, ec);
+                p->ws.async_handshake(host + ":" + std::to_string(port), "/?id=" + p->id + "&token=" + token,
+                                      [&, p](const heartbeat::error_code& e) {
+                                          if (e)
+                                              return lost(p, e);
+                                          if (!quiet)
+                                              std::printf("connected %s %lld\n", p->id.c_str(), now_ns());
+                                          if (++connected == count)
+                                              std::printf("all-connected %ld %lld\n", count, now_ns());
+                                          read(p);
+                                      });
+            });
+    };
+
+    // Start in batches, as the TCP clients do.
+    net::steady_timer pacing(io);
+    std::size_t started = 0;
+    std::function<void()> start_batch = [&] {
+        for (std::size_t n = 0; n < 200 && started < peers.size(); ++n)
+            open(peers[started++]);
+        if (started < peers.size()) {
+            pacing.expires_after(10ms);
+            pacing.async_wait([&](const heartbeat::error_code& ec) {
+                if (!ec)
+                    start_batch();
+            });
+        }
+    };
+    start_batch();
+
+    // Pings answered so far (Beast sends the pong for each ping it reads).
+    net::steady_timer stats(io);
+    const auto every = std::chrono::milliseconds(args.number("--stats-ms", 0));
+    std::function<void()> report = [&] {
+        stats.expires_after(every);
+        stats.async_wait([&](const heartbeat::error_code& ec) {
+            if (ec)
+                return;
+            std::printf("stats %llu %lld\n", static_cast<unsigned long long>(pings), now_ns());
+            report();
+        });
+    };
+    if (every.count() > 0)
+        report();
+
+    net::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const heartbeat::error_code&, int) {
+        pacing.cancel();
+        stats.cancel();
+        for (auto& p : peers) {
+            heartbeat::error_code ignored;
+            p->ws.next_layer().close(ignored);
+        }
+    });
+    io.run();
+    return 0;
+}
+#endif
+
 } // namespace
 
 int main(int argc, char** argv)
 {
     // One line per event, visible to the parent at once.
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
-    if (argc >= 2 && std::strcmp(argv[1], "server") == 0) {
-        const arguments args(argc, argv, 2);
-        if (args.text("--kind", "heartbeat") == "baseline")
-            return baseline_server(std::chrono::milliseconds(args.number("--interval-ms", 100)),
-                                   static_cast<unsigned>(args.number("--misses", 3)))
-                .run(args.text("--bind", "127.0.0.1"), static_cast<unsigned short>(args.number("--port", 0)),
-                     std::chrono::milliseconds(args.number("--stats-ms", 0)));
-        return run_watcher(args);
+    if (argc < 2 || (std::strcmp(argv[1], "server") != 0 && std::strcmp(argv[1], "clients") != 0)) {
+        std::fprintf(stderr, "usage: peer server|clients [--option value]...\n");
+        return 2;
     }
-    if (argc >= 2 && std::strcmp(argv[1], "clients") == 0)
-        return run_clients(arguments(argc, argv, 2));
-    std::fprintf(stderr, "usage: peer server|clients [--option value]...\n");
-    return 2;
+    const arguments args(argc, argv, 2);
+    const bool server = std::strcmp(argv[1], "server") == 0;
+    const std::string kind = args.text("--kind", "heartbeat");
+    if (kind == "websocket") {
+#if defined(HEARTBEAT_PEER_WEBSOCKET)
+        return server ? run_websocket_watcher(args) : run_websocket_clients(args);
+#else
+        std::fprintf(stderr, "peer: --kind websocket needs the heartbeat_ws_peer build (Boost.Asio)\n");
+        return 2;
+#endif
+    }
+    if (!server)
+        return run_clients(args);
+    if (kind == "baseline")
+        return baseline_server(std::chrono::milliseconds(args.number("--interval-ms", 100)),
+                               static_cast<unsigned>(args.number("--misses", 3)))
+            .run(args.text("--bind", "127.0.0.1"), static_cast<unsigned short>(args.number("--port", 0)),
+                 std::chrono::milliseconds(args.number("--stats-ms", 0)));
+    return run_tcp_watcher(args);
 }
