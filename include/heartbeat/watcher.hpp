@@ -183,8 +183,8 @@ public:
         /// checks it when it fires), and an 8-byte frame per probe. A peer
         /// that does not offer gets the transport's own probe, if it has
         /// one, every probe_interval: a WebSocket ping to a ping-mode peer
-        /// (heartbeat/websocket.hpp, which needs it: set it to the interval
-        /// there); TCP has none.
+        /// (heartbeat/websocket.hpp: there zero means the interval, since
+        /// such a peer is alive only through them); TCP has none.
         duration probe_interval = duration::zero();
         /// A second connection with an online id.
         duplicate_policy on_duplicate = duplicate_policy::replace;

@@ -21,8 +21,8 @@
 //   server sends WebSocket pings at the interval (browsers answer them by
 //   themselves), any pong or message is a sign of life, RTT comes from the
 //   ping's payload, and the peer goes offline after N unanswered intervals.
-//   Messages to the peer are WebSocket messages; refusals and endings are
-//   close frames (see close_code()).
+//   Messages to the peer are WebSocket messages (text when they are UTF-8);
+//   refusals and endings are close frames (see close_code_for_error()).
 //
 // The registry, the sweeper, events with reasons, push by id, broadcast,
 // kick and redis::gateway work as over TCP: this is heartbeat::watcher with
@@ -124,8 +124,8 @@ inline error_code make_error_code(error e) noexcept { return error_code(static_c
 /// The close code a ping-mode peer receives when the server ends its
 /// session with a protocol frame: an ERROR with code c closes with 4000 + c
 /// (4003 auth_failed, 4011 timeout, ...), a GOODBYE with reason r with
-/// 4100 + r (4101 shutting down, 4102 replaced, 4103 kicked). The reason
-/// text is the error's name.
+/// 4100 + r (4102 replaced, 4103 kicked), except the server shutting down,
+/// which is 1001 (going away). The reason text is the ERROR's own message.
 constexpr std::uint16_t close_code_for_error(std::uint16_t wire_code) noexcept
 {
     return static_cast<std::uint16_t>(4000 + (wire_code % 100));
@@ -159,8 +159,10 @@ struct options {
     /// message is one DATA for on_message, within the watcher's max_frame.
     std::size_t max_message = 64 * 1024;
     /// Framed mode: the largest message written. A long run of DATA is cut
-    /// into messages of at most this size, so that an ECHO or a PROBE
-    /// waits behind one such message, never behind a whole long write.
+    /// into messages of at most this size, so that a page (which sees a
+    /// message only once it is whole) hears from the server every 16 KiB,
+    /// and its watchdog counts that as life; an ECHO or a PROBE waits only
+    /// for the write in flight, as over TCP.
     std::size_t max_write_message = 16 * 1024;
     /// Ping mode: messages to the peer go as text when they are UTF-8 (a
     /// browser fails the connection on a text message that is not), else
@@ -249,10 +251,9 @@ public:
     template <class Handler>
     void async_shutdown(Handler&& handler);
 
-    void close(error_code& ec) noexcept
-    {
-        lowest_layer().close(ec);
-    }
+    /// Closes the connection; a probe still waiting completes with
+    /// operation_aborted.
+    void close(error_code& ec) noexcept;
 
     /// Ping mode: the HELLO the upgrade request stands for (the watcher
     /// hands it to its session instead of reading one).
@@ -276,8 +277,10 @@ private:
     void answer_http(response&& res, error_code outcome, Handler&& handler);
     void prepare_websocket();
 
-    // Heap-held so the stream can move while Beast's operations run: the
-    // control callback and the handlers hold the state, not the stream.
+    // Heap-held so that the WebSocket and the state stay put when the stream
+    // moves (into the watcher's session). Operations in flight refer to the
+    // stream itself too: move it only while none runs (the watcher never
+    // moves a session's stream).
     std::unique_ptr<websocket_type> ws_;
     std::shared_ptr<state> state_;
 };

@@ -11,7 +11,11 @@
 #include <catch2/catch.hpp>
 
 
+#include <atomic>
+#include <future>
 #include <map>
+#include <optional>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,7 +41,7 @@ ws::watcher<>::options fast_options()
     o.detection.misses = misses;
     o.detection.min_interval = 10ms;
     o.hello_timeout = 500ms;
-    o.probe_interval = interval;
+    // probe_interval left at zero: for a WebSocket watcher that is the interval.
     return o;
 }
 
@@ -276,9 +280,9 @@ namespace {
 
 /// A ping-mode bystander that must stay online through `attack`.
 template <class Attack>
-void with_bystander(net::io_context& io, server& s, Attack attack)
+void with_bystander(net::io_context& io, server& s, Attack attack, std::string origin = {})
 {
-    auto bystander = connect(io, s.port(), "/?id=bystander&token=good");
+    auto bystander = connect(io, s.port(), "/?id=bystander&token=good", {}, std::move(origin));
     REQUIRE(run_until(io, [&] { return s.online["bystander"] == 1; }));
     attack();
     // Well past N x I with the attack done or still running.
@@ -500,4 +504,125 @@ TEST_CASE("handover: the application accepts the WebSocket itself and hands it o
     REQUIRE(run_until(io, [&] { return page->pings >= 2; }));
     CHECK(w.is_online("accepted"));
     w.stop();
+}
+
+TEST_CASE("ping mode: a page's ws.close() without a code is its leave", "[websocket]")
+{
+    net::io_context io;
+    server s(io);
+    auto page = connect(io, s.port(), "/?id=plain&token=good");
+    REQUIRE(run_until(io, [&] { return s.online["plain"] == 1 && page->is_open; }));
+    page->ws.async_close(beast::websocket::close_reason{}, [](heartbeat::error_code) {});
+    REQUIRE(run_until(io, [&] { return s.offline.count("plain") == 1; }));
+    CHECK(s.offline["plain"] == offline_reason::left);
+}
+
+TEST_CASE("ping mode: a timed-out peer's unanswered probe holds nothing once the watcher stops", "[websocket]")
+{
+    net::io_context io;
+    std::optional<server> s(std::in_place, io);
+    heartbeat_test::tcp_forwarder path(s->port());
+    auto gone = connect(io, path.port(), "/?id=gone&token=good");
+    REQUIRE(run_until(io, [&] { return s->online["gone"] == 1 && gone->is_open; }));
+    path.blackhole(); // probes go out, nothing comes back
+    REQUIRE(run_until(io, [&] { return s->offline.count("gone") == 1; }));
+    s.reset(); // stops the watcher and closes the acceptor
+    heartbeat::error_code ignored;
+    beast::get_lowest_layer(gone->ws).close(ignored);
+    gone.reset();
+    // With the probe's handler still held by its session (a cycle), this
+    // would run until its bound instead.
+    const auto start = std::chrono::steady_clock::now();
+    io.restart();
+    io.run_for(3s);
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
+}
+
+TEST_CASE("several threads on one io_context: sessions, pings and messages stay on their strand", "[websocket]")
+{
+    net::io_context io;
+    server s(io);
+    std::vector<std::shared_ptr<client>> pages;
+    for (int i = 0; i < 8; ++i) {
+        auto page = std::make_shared<client>(net::any_io_executor(net::make_strand(io)));
+        page->open(s.port(), "/?id=p" + std::to_string(i) + "&token=good");
+        pages.push_back(page);
+    }
+    std::vector<std::thread> threads;
+    auto guard = net::make_work_guard(io);
+    for (int i = 0; i < 3; ++i)
+        threads.emplace_back([&] { io.run(); });
+    // Everything below touches the watcher from this thread and the pages
+    // through the io threads (posted): TSan checks the rest.
+    std::atomic<int> sent{0};
+    const auto until = std::chrono::steady_clock::now() + 600ms;
+    while (std::chrono::steady_clock::now() < until) {
+        s.watcher.broadcast("tick " + std::to_string(sent++));
+        std::this_thread::sleep_for(5ms);
+    }
+    for (auto& p : pages)
+        net::post(p->ws.get_executor(), [p] { p->leave(); });
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (s.watcher.online_count() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+    CHECK(s.watcher.online_count() == 0);
+    guard.reset();
+    s.watcher.stop();
+    net::post(io, [&] { s.acceptor.close(); });
+    io.stop();
+    for (auto& t : threads)
+        t.join();
+}
+
+TEST_CASE("hostile: an upgrade without an Origin when one is required gets 403", "[websocket][hostile]")
+{
+    net::io_context io;
+    ws::options wo;
+    wo.allowed_origins = {"https://app.example"};
+    wo.allow_missing_origin = false;
+    server s(io, wo);
+    with_bystander(io, s, [&] {
+        auto bare = connect(io, s.port(), "/?id=bare&token=good");
+        REQUIRE(run_until(io, [&] { return bare->ended; }));
+        CHECK(bare->upgrade.result() == http::status::forbidden);
+        REQUIRE(run_until(io, [&] { return !s.refusals.empty(); }));
+        CHECK(s.refusals.back() == ws::error::origin_not_allowed);
+    }, "https://app.example");
+}
+
+TEST_CASE("hostile: a mode switched off is refused, at the upgrade and after a handover", "[websocket][hostile]")
+{
+    net::io_context io;
+    ws::options wo;
+    wo.allow_framed = false;
+    server s(io, wo);
+    with_bystander(io, s, [&] {
+        auto framed = connect(io, s.port(), "/", "heartbeat");
+        REQUIRE(run_until(io, [&] { return framed->ended; }));
+        CHECK(framed->upgrade.result() == http::status::bad_request);
+        REQUIRE(run_until(io, [&] { return !s.refusals.empty(); }));
+        CHECK(s.refusals.back() == ws::error::mode_not_allowed);
+    });
+
+    // Handed over already accepted: the session ends at its first read.
+    tcp::acceptor own(io, {net::ip::make_address("127.0.0.1"), 0});
+    tcp::socket socket(io);
+    beast::flat_buffer buffer;
+    ws::request req;
+    std::optional<beast::websocket::stream<tcp::socket>> accepted;
+    const auto ep = ws::endpoint(wo);
+    own.async_accept(socket, [&](heartbeat::error_code ec) {
+        REQUIRE_FALSE(ec);
+        http::async_read(socket, buffer, req, [&](heartbeat::error_code e, std::size_t) {
+            REQUIRE_FALSE(e);
+            accepted.emplace(std::move(socket));
+            accepted->async_accept(req, [&](heartbeat::error_code e2) {
+                REQUIRE_FALSE(e2);
+                s.watcher.adopt(ws::stream::from_websocket(std::move(*accepted), req, ep));
+            });
+        });
+    });
+    auto late = connect(io, own.local_endpoint().port(), "/", "heartbeat");
+    REQUIRE(run_until(io, [&] { return late->ended; }));
+    CHECK(s.online.count("late") == 0);
 }

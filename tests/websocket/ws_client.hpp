@@ -26,6 +26,9 @@ struct ws_client : std::enable_shared_from_this<ws_client<NextLayer>> {
     explicit ws_client(heartbeat::net::io_context& io, LayerArgs&... layer_args) : ws(io, layer_args...)
     {
     }
+    /// On an executor of its own (a strand, where the io_context has
+    /// several threads).
+    explicit ws_client(const heartbeat::net::any_io_executor& ex) : ws(ex) {}
 
     void open(unsigned short port, std::string target, std::string subprotocol = {}, std::string origin = {})
     {

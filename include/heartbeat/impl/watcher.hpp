@@ -186,6 +186,12 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         s.max_frame_burst = o.max_frame_burst;
         s.rtt_sample_interval = o.rtt_sample_interval;
         s.probe_interval = o.probe_interval;
+        // A transport whose peers may run no library (WebSocket ping mode)
+        // is alive only through its probes: by default one per interval.
+        if constexpr (detail::has_async_probe<Stream>::value) {
+            if (s.probe_interval <= duration::zero())
+                s.probe_interval = detection.interval;
+        }
         s.on_duplicate = o.on_duplicate;
         s.close_on_timeout = o.close_on_timeout;
         s.default_interval = detection.interval;

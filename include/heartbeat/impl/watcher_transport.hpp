@@ -43,13 +43,19 @@ template <class Stream, class Key, class Policy>
 void watcher<Stream, Key, Policy>::impl::probe(const session_ptr& s)
 {
     if constexpr (detail::has_async_probe<Stream>::value) {
+        // Weak: the stream keeps the handler until a pong comes, and the
+        // session keeps the stream; a strong hold would be a cycle.
         s->stream.async_probe(net::bind_executor(
-            strand, [s](const error_code& ec, std::optional<std::chrono::microseconds> rtt) {
-                auto o = s->owner.lock();
-                if (ec || !o || s->machine.closed())
+            strand, [weak = std::weak_ptr<session>(s)](const error_code& ec,
+                                                       std::optional<std::chrono::microseconds> rtt) {
+                auto live = weak.lock();
+                if (!live)
                     return;
-                s->machine.probe_answered(clock_type::now(), rtt);
-                o->run(s);
+                auto o = live->owner.lock();
+                if (ec || !o || live->machine.closed())
+                    return;
+                live->machine.probe_answered(clock_type::now(), rtt);
+                o->run(live);
             }));
     }
     else {

@@ -8,7 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
+#include <list>
 
 namespace heartbeat::websocket {
 
@@ -16,14 +16,17 @@ namespace detail {
 
 /// Beast's WebSocket operations hold a work guard on their handler's
 /// executor, which (in Boost 1.74) does not compile for a strand over
-/// any_io_executor, the watcher's. So Beast gets a handler on the stream's
-/// own executor, which passes the result on to the real handler's.
+/// any_io_executor, the watcher's: the strand's type counts as an executor
+/// of the older kind. The same strand behind an any_io_executor is one of
+/// the newer kind, so Beast gets the handler bound to that: its
+/// intermediate steps (and the control callback) then run on the strand
+/// too, as Beast requires of every operation on one stream.
 template <class Executor, class Handler>
 auto through(const Executor& io, Handler&& handler)
 {
-    return net::bind_executor(io, [h = std::forward<Handler>(handler), io](auto... args) mutable {
-        auto target = net::get_associated_executor(h, io);
-        net::dispatch(target, [h = std::move(h), args...]() mutable { std::move(h)(args...); });
+    const net::any_io_executor target(net::get_associated_executor(handler, io));
+    return net::bind_executor(target, [h = std::forward<Handler>(handler)](auto... args) mutable {
+        std::move(h)(args...);
     });
 }
 
@@ -37,6 +40,7 @@ struct basic_stream<NextLayer>::state {
     std::optional<websocket::mode> mode;
     request req;
     bool have_request = false;
+    error_code refused; // from_websocket: what choose_mode found wrong
     beast::flat_buffer http_buffer;
     std::optional<http::request_parser<http::empty_body>> parser;
     std::unique_ptr<response> answer; // a refusal or on_http's answer, while it is written
@@ -54,7 +58,7 @@ struct basic_stream<NextLayer>::state {
         std::string bytes;
         bool text;
     };
-    std::deque<message_out> outgoing; // messages to send
+    std::list<message_out> outgoing; // messages to send (a list: nothing allocated while empty)
     std::uint16_t close_code = static_cast<std::uint16_t>(beast::websocket::close_code::normal);
     std::string close_reason;
 
@@ -101,7 +105,10 @@ basic_stream<NextLayer> basic_stream<NextLayer>::from_websocket(websocket_type&&
     s.state_->have_request = true;
     error_code ec;
     s.choose_mode(ec);
-    if (ec) // no identity: the session then waits for a HELLO that never comes
+    // A mode switched off, or a ping-mode request without an id: the
+    // session's first read fails with the reason.
+    s.state_->refused = ec;
+    if (ec)
         s.state_->mode = websocket::mode::framed;
     s.prepare_websocket();
     return s;
@@ -265,6 +272,9 @@ void basic_stream<NextLayer>::on_request(Handler&& handler)
                                     st.req.version()),
                            ec, std::forward<Handler>(handler));
     prepare_websocket();
+    // Nothing reads HTTP again: give their memory back (about 1 KiB a peer).
+    st.parser.reset();
+    st.http_buffer = beast::flat_buffer();
     ws_->async_accept(st.req, detail::through(get_executor(), std::forward<Handler>(handler)));
 }
 
@@ -292,14 +302,23 @@ void basic_stream<NextLayer>::async_read_some(const MutableBuffer& buffer, Handl
 {
     auto st = state_;
     auto ex = net::get_associated_executor(handler, get_executor());
+    if (st->refused) {
+        net::post(ex, [h = std::forward<Handler>(handler), ec = st->refused]() mutable {
+            std::move(h)(ec, std::size_t(0));
+        });
+        return;
+    }
     if (st->mode != websocket::mode::ping) {
         ws_->async_read_some(
-            buffer, detail::through(get_executor(), net::bind_executor(ex, [ws = ws_.get(),
+            buffer, detail::through(get_executor(), net::bind_executor(ex, [ws = ws_.get(), ex,
                                                                             h = std::forward<Handler>(handler)](
                                                                                error_code ec, std::size_t n) mutable {
-                // Framed mode is binary: a text message ends the session.
+                // Framed mode is binary: a text message ends the session
+                // (with 1003 if the close frame gets out before the socket
+                // closes: a write in flight holds it back).
                 if (!ec && n > 0 && ws->got_text()) {
-                    ws->async_close(beast::websocket::close_code::bad_payload, [](error_code) {});
+                    ws->async_close(beast::websocket::close_code::bad_payload,
+                                    detail::through(ws->get_executor(), net::bind_executor(ex, [](error_code) {})));
                     return std::move(h)(error_code(net::error::eof), std::size_t(0));
                 }
                 if (ec == beast::websocket::error::closed)
@@ -335,7 +354,11 @@ void basic_stream<NextLayer>::async_read_some(const MutableBuffer& buffer, Handl
                         if (ec == beast::websocket::error::closed) {
                             // A deliberate close (1000) is the page's leave.
                             st->eof_after_pending = true;
-                            if (ws->reason().code == beast::websocket::close_code::normal) {
+                            // A browser's ws.close() without a code sends
+                            // none (1005): a leave as well.
+                            const auto code = ws->reason().code;
+                            if (code == beast::websocket::close_code::normal ||
+                                code == beast::websocket::close_code::none) {
                                 st->pending.resize(wire::header_size + 1);
                                 wire::encode_header(st->pending.data(), wire::frame_type::goodbye, 1);
                                 st->pending[wire::header_size] =
@@ -446,6 +469,14 @@ void basic_stream<NextLayer>::async_shutdown(Handler&& handler)
     ws_->async_close(beast::websocket::close_reason(static_cast<beast::websocket::close_code>(st->close_code),
                                                     st->close_reason),
                      detail::through(get_executor(), std::forward<Handler>(handler)));
+}
+
+template <class NextLayer>
+void basic_stream<NextLayer>::close(error_code& ec) noexcept
+{
+    lowest_layer().close(ec);
+    // Nothing will answer it now, and it holds the I/O executor's work.
+    state_->probe.complete(error_code(net::error::operation_aborted), std::nullopt);
 }
 
 template <class NextLayer>
