@@ -11,8 +11,8 @@
 # and exits 77, which ctest reports as skipped, where no browser can start.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-server=${1:?usage: run.sh SERVER [JS_DIR]}
-js=${2:-$here/../../js}
+server=$(realpath "${1:?usage: run.sh SERVER [JS_DIR]}")
+js=$(realpath "${2:-$here/../../js}")
 chromium=${CHROMIUM:-/usr/bin/chromium}
 
 skip() {
