@@ -442,6 +442,29 @@ TEST_CASE("hostile: a client that never reads is dropped when its queue is full"
 
 // ---- handed over by the application's own HTTP server --------------------
 
+namespace {
+
+/// The application's own HTTP server: accepts one connection on `acceptor`,
+/// reads its request and hands both to `route`.
+struct own_server {
+    template <class Route>
+    own_server(net::io_context& io, tcp::acceptor& acceptor, Route route) : socket(io)
+    {
+        acceptor.async_accept(socket, [this, route](heartbeat::error_code ec) mutable {
+            REQUIRE_FALSE(ec);
+            http::async_read(socket, buffer, req, [this, route](heartbeat::error_code e, std::size_t) mutable {
+                REQUIRE_FALSE(e);
+                route(std::move(socket), req);
+            });
+        });
+    }
+    tcp::socket socket;
+    beast::flat_buffer buffer;
+    ws::request req;
+};
+
+} // namespace
+
 TEST_CASE("handover: the application reads the upgrade request, the watcher answers it", "[websocket]")
 {
     net::io_context io;
@@ -452,16 +475,9 @@ TEST_CASE("handover: the application reads the upgrade request, the watcher answ
     const auto ep = ws::endpoint();
 
     // The application's server: it routes /live to heartbeat.
-    tcp::socket socket(io);
-    beast::flat_buffer buffer;
-    ws::request req;
-    acceptor.async_accept(socket, [&](heartbeat::error_code ec) {
-        REQUIRE_FALSE(ec);
-        http::async_read(socket, buffer, req, [&](heartbeat::error_code e, std::size_t) {
-            REQUIRE_FALSE(e);
-            REQUIRE(req.target().starts_with("/live"));
-            w.adopt(ws::stream::from_request(std::move(socket), req, ep), heartbeat::transport_handshake::pending);
-        });
+    own_server app(io, acceptor, [&](tcp::socket&& socket, const ws::request& req) {
+        REQUIRE(req.target().starts_with("/live"));
+        w.adopt(ws::stream::from_request(std::move(socket), req, ep), heartbeat::transport_handshake::pending);
     });
     auto page = connect(io, acceptor.local_endpoint().port(), "/live?id=handed&token=x");
     REQUIRE(run_until(io, [&] { return online == 1; }));
@@ -481,19 +497,12 @@ TEST_CASE("handover: the application accepts the WebSocket itself and hands it o
     tcp::acceptor acceptor(io, {net::ip::make_address("127.0.0.1"), 0});
     const auto ep = ws::endpoint();
 
-    tcp::socket socket(io);
-    beast::flat_buffer buffer;
-    ws::request req;
     std::optional<beast::websocket::stream<tcp::socket>> accepted;
-    acceptor.async_accept(socket, [&](heartbeat::error_code ec) {
-        REQUIRE_FALSE(ec);
-        http::async_read(socket, buffer, req, [&](heartbeat::error_code e, std::size_t) {
+    own_server app(io, acceptor, [&](tcp::socket&& socket, const ws::request& req) {
+        accepted.emplace(std::move(socket));
+        accepted->async_accept(req, [&](heartbeat::error_code e) {
             REQUIRE_FALSE(e);
-            accepted.emplace(std::move(socket));
-            accepted->async_accept(req, [&](heartbeat::error_code e2) {
-                REQUIRE_FALSE(e2);
-                w.adopt(ws::stream::from_websocket(std::move(*accepted), req, ep));
-            });
+            w.adopt(ws::stream::from_websocket(std::move(*accepted), app.req, ep));
         });
     });
     auto page = connect(io, acceptor.local_endpoint().port(), "/?id=accepted&token=x");
@@ -606,20 +615,13 @@ TEST_CASE("hostile: a mode switched off is refused, at the upgrade and after a h
 
     // Handed over already accepted: the session ends at its first read.
     tcp::acceptor own(io, {net::ip::make_address("127.0.0.1"), 0});
-    tcp::socket socket(io);
-    beast::flat_buffer buffer;
-    ws::request req;
     std::optional<beast::websocket::stream<tcp::socket>> accepted;
     const auto ep = ws::endpoint(wo);
-    own.async_accept(socket, [&](heartbeat::error_code ec) {
-        REQUIRE_FALSE(ec);
-        http::async_read(socket, buffer, req, [&](heartbeat::error_code e, std::size_t) {
+    own_server app(io, own, [&](tcp::socket&& socket, const ws::request& req) {
+        accepted.emplace(std::move(socket));
+        accepted->async_accept(req, [&](heartbeat::error_code e) {
             REQUIRE_FALSE(e);
-            accepted.emplace(std::move(socket));
-            accepted->async_accept(req, [&](heartbeat::error_code e2) {
-                REQUIRE_FALSE(e2);
-                s.watcher.adopt(ws::stream::from_websocket(std::move(*accepted), req, ep));
-            });
+            s.watcher.adopt(ws::stream::from_websocket(std::move(*accepted), app.req, ep));
         });
     });
     auto late = connect(io, own.local_endpoint().port(), "/", "heartbeat");
