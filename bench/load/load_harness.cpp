@@ -1,13 +1,18 @@
 // The load harness: separate processes on loopback. A server process (our
-// watcher, the textbook baseline, ZeroMQ, or our WebSocket watcher in ping
-// mode), client processes holding N connections beating every I, and
-// victim processes, each one connection, stopped with SIGSTOP (socket left
-// open) at a random phase.
+// watcher, the floor, the textbook baseline, ZeroMQ, or our WebSocket
+// watcher in ping mode), client processes holding N connections beating
+// every I, and victim processes, each one connection, stopped with SIGSTOP
+// (socket left open) at a random phase.
 //
-//   load_harness [--kinds heartbeat,baseline,zmq,websocket-ping] [--base baseline]
+//   load_harness [--kinds heartbeat,floor,baseline,zmq,websocket-ping,...] [--base baseline]
 //                [--connections 9000] [--interval-ms 1000] [--misses 3]
 //                [--warmup-s 5] [--window-s 10] [--victims 10] [--seed 1]
-//                [--json results.jsonl]
+//                [--batch-us 2000] [--json results.jsonl]
+//
+// The floor (tests/faults/floor_server.hpp) is the least a TCP heartbeat
+// server can cost: every run that has it prints each kind's CPU per beat
+// as a ratio to it. `heartbeat-batched` and `floor-batched` are the same
+// servers with wake-ups batched: at most one per --batch-us.
 //
 // For each kind, in the same run: server CPU seconds per second (user+sys
 // from /proc over the steady window), the clients' too, server RSS at the
@@ -51,7 +56,7 @@ using steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 struct settings {
-    std::vector<std::string> kinds{"heartbeat", "baseline", "zmq"};
+    std::vector<std::string> kinds{"heartbeat", "floor", "baseline", "zmq"};
     std::string base = "baseline"; // the kind the ratios are against
     long connections = 9000;
     long interval_ms = 1000;
@@ -60,6 +65,7 @@ struct settings {
     long window_s = 10;
     long victims = 10;
     unsigned seed = 1;
+    long batch_us = 2000; // the -batched kinds' wake-up period
     std::string json;
 };
 
@@ -74,6 +80,7 @@ struct result {
     double frames_per_s = 0; // beats per second (see the top of this file)
     long healthy_dropped = 0;
     long undetected = 0; // victims never reported offline within N*I + 10 s
+    long early = 0;      // victims reported offline before their SIGSTOP (also counted as healthy dropped)
     std::vector<double> from_last_seen_ms; // offline.at - last_seen
     std::vector<double> from_stop_ms;      // offline.at - SIGSTOP
 };
@@ -135,13 +142,21 @@ double rate(const std::optional<count_at>& a, const std::optional<count_at>& b)
 
 double percentile(std::vector<double> v, double p)
 {
-    if (v.empty())
-        return 0;
     // Nearest rank: the smallest value with at least p of the samples at or
     // below it.
     std::sort(v.begin(), v.end());
     const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
     return v[std::min(std::max<std::size_t>(rank, 1), v.size()) - 1];
+}
+
+/// The processor, as /proc/cpuinfo names it (these machines change).
+std::string cpu_model()
+{
+    std::ifstream in("/proc/cpuinfo");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("model name", 0) == 0)
+            return line.substr(line.find(':') + 2);
+    return "unknown";
 }
 
 std::string program(const std::string& kind)
@@ -154,6 +169,31 @@ std::string program(const std::string& kind)
 }
 
 bool websocket_kind(const std::string& kind) { return kind == "websocket-ping"; }
+
+bool batched_kind(const std::string& kind)
+{
+    const std::string suffix = "-batched";
+    return kind.size() > suffix.size() && kind.compare(kind.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// The server's --kind: the kind without its -batched suffix.
+std::string server_kind(const std::string& kind)
+{
+    if (websocket_kind(kind))
+        return "websocket";
+    return batched_kind(kind) ? kind.substr(0, kind.size() - 8) : kind;
+}
+
+/// "p50 / p99 / max", or n/a when nothing was measured.
+std::string percentiles(const std::vector<double>& v)
+{
+    if (v.empty())
+        return "n/a";
+    char text[96];
+    std::snprintf(text, sizeof text, "%.1f / %.1f / %.1f", percentile(v, 0.5), percentile(v, 0.99),
+                  percentile(v, 1.0));
+    return text;
+}
 
 /// A client process's command line: `count` connections named from `id`.
 std::vector<std::string> client_argv(const settings& cfg, const std::string& kind, const std::string& port,
@@ -184,10 +224,10 @@ result run_kind(const settings& cfg, const std::string& kind)
     const std::string misses = std::to_string(cfg.misses);
     std::vector<std::string> server_argv = {program(kind), "server", "--interval-ms", interval, "--misses", misses,
                                             "--stats-ms", "1000"};
-    if (kind != "zmq") {
-        server_argv.push_back("--kind");
-        server_argv.push_back(websocket_kind(kind) ? "websocket" : kind);
-    }
+    if (kind != "zmq")
+        server_argv.insert(server_argv.end(), {"--kind", server_kind(kind)});
+    if (batched_kind(kind))
+        server_argv.insert(server_argv.end(), {"--batch-us", std::to_string(cfg.batch_us)});
     child_process server(server_argv);
     const auto ready = server.wait_for("ready", 10s);
     if (!ready) {
@@ -272,7 +312,13 @@ result run_kind(const settings& cfg, const std::string& kind)
     const auto deadline = steady::now() + std::chrono::milliseconds(cfg.interval_ms * cfg.misses) + 10s;
     for (long v = 0; v < cfg.victims; ++v) {
         const auto left = std::max<steady::duration>(deadline - steady::now(), 0s);
-        const auto off = server.wait_for("offline victim" + std::to_string(v), left);
+        // An offline logged before the stop dropped a healthy peer: it is
+        // no detection, and the victim's next offline is the one to time.
+        const std::string name = "offline victim" + std::to_string(v);
+        const long long stopped = stopped_at[static_cast<std::size_t>(v)];
+        const auto off = server.wait_line(
+            [&](const std::string& l) { return starts_with(l, name) && std::stoll(fields(l).at(3)) >= stopped; },
+            left);
         if (!off) {
             ++r.undetected;
             continue;
@@ -284,9 +330,20 @@ result run_kind(const settings& cfg, const std::string& kind)
             r.from_last_seen_ms.push_back(static_cast<double>(at - last_seen) / 1e6);
         r.from_stop_ms.push_back(static_cast<double>(at - stopped_at[static_cast<std::size_t>(v)]) / 1e6);
     }
-    for (const auto& l : server.lines())
-        if (starts_with(l, "offline") && fields(l).at(1).rfind("victim", 0) != 0)
+    for (const auto& l : server.lines()) {
+        if (!starts_with(l, "offline"))
+            continue;
+        const auto f = fields(l);
+        if (f.at(1).rfind("victim", 0) != 0) {
             ++r.healthy_dropped;
+            continue;
+        }
+        const auto v = static_cast<std::size_t>(std::stol(f.at(1).substr(6)));
+        if (v < stopped_at.size() && std::stoll(f.at(3)) < stopped_at[v]) {
+            ++r.healthy_dropped;
+            ++r.early;
+        }
+    }
     r.ok = true;
     return r;
 }
@@ -312,12 +369,14 @@ int main(int argc, char** argv)
         else if (k == "--window-s") cfg.window_s = std::stol(v);
         else if (k == "--victims") cfg.victims = std::stol(v);
         else if (k == "--seed") cfg.seed = static_cast<unsigned>(std::stoul(v));
+        else if (k == "--batch-us") cfg.batch_us = std::stol(v);
         else if (k == "--json") cfg.json = v;
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
         }
     }
+    std::printf("machine: %s, %u CPUs online\n", cpu_model().c_str(), std::thread::hardware_concurrency());
     std::printf("load: %ld connections, I = %ld ms, N = %ld, %ld victims, window %ld s after %ld s warm-up\n",
                 cfg.connections, cfg.interval_ms, cfg.misses, cfg.victims, cfg.window_s, cfg.warmup_s);
     std::vector<result> results;
@@ -329,15 +388,26 @@ int main(int argc, char** argv)
         std::fflush(stdout);
     }
     const result* base = nullptr;
-    for (const auto& r : results)
+    const result* floor = nullptr;
+    for (const auto& r : results) {
         if (r.kind == cfg.base && r.ok)
             base = &r;
+        if (r.kind == "floor" && r.ok)
+            floor = &r;
+    }
+    auto per_beat_ratio = [](const result& r, const result* to) -> std::string {
+        if (!to || to->cpu_per_s <= 0 || to->frames_per_s <= 0 || r.frames_per_s <= 0)
+            return "-";
+        char text[32];
+        std::snprintf(text, sizeof text, "%.2f", (r.cpu_per_s / r.frames_per_s) / (to->cpu_per_s / to->frames_per_s));
+        return text;
+    };
 
     const char* b = cfg.base.c_str();
-    std::printf("\n| kind | CPU-s/s | RSS MiB | beats/s | us CPU per beat | clients CPU-s/s | healthy dropped "
-                "| victims undetected | last beat -> offline p50 / p99 / max ms | stop -> offline p50 / p99 / max ms "
-                "| CPU vs %s | CPU per beat vs %s | RSS vs %s |\n"
-                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    std::printf("\n| kind | CPU-s/s | RSS MiB | beats/s | us CPU per beat | CPU per beat vs floor | clients CPU-s/s "
+                "| healthy dropped | victims undetected | last beat -> offline p50 / p99 / max ms "
+                "| stop -> offline p50 / p99 / max ms | CPU vs %s | CPU per beat vs %s | RSS vs %s |\n"
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
                 b, b, b);
     std::ofstream json;
     if (!cfg.json.empty())
@@ -345,34 +415,29 @@ int main(int argc, char** argv)
     for (const auto& r : results) {
         if (!r.ok)
             continue;
-        char ratio_cpu[32] = "-", ratio_rss[32] = "-", per_beat[32] = "-", ratio_beat[32] = "-";
+        char ratio_cpu[32] = "-", ratio_rss[32] = "-", per_beat[32] = "-";
         if (base && base->cpu_per_s > 0)
             std::snprintf(ratio_cpu, sizeof ratio_cpu, "%.2f", r.cpu_per_s / base->cpu_per_s);
         if (r.frames_per_s > 0)
             std::snprintf(per_beat, sizeof per_beat, "%.2f", 1e6 * r.cpu_per_s / r.frames_per_s);
-        if (base && base->cpu_per_s > 0 && base->frames_per_s > 0 && r.frames_per_s > 0)
-            std::snprintf(ratio_beat, sizeof ratio_beat, "%.2f",
-                          (r.cpu_per_s / r.frames_per_s) / (base->cpu_per_s / base->frames_per_s));
         if (base && base->rss_mib > 0)
             std::snprintf(ratio_rss, sizeof ratio_rss, "%.2f", r.rss_mib / base->rss_mib);
         const auto& a = r.from_last_seen_ms;
         const auto& s = r.from_stop_ms;
-        char seen[96] = "n/a";
-        if (!a.empty())
-            std::snprintf(seen, sizeof seen, "%.1f / %.1f / %.1f", percentile(a, 0.5), percentile(a, 0.99),
-                          percentile(a, 1.0));
-        std::printf("| %s | %.4f | %.1f | %.0f | %s | %.4f | %ld | %ld of %ld | %s | %.1f / %.1f / %.1f | %s | %s "
-                    "| %s |\n",
-                    r.kind.c_str(), r.cpu_per_s, r.rss_mib, r.frames_per_s, per_beat, r.clients_cpu_per_s,
-                    r.healthy_dropped, r.undetected, cfg.victims, seen, percentile(s, 0.5), percentile(s, 0.99),
-                    percentile(s, 1.0), ratio_cpu, ratio_beat, ratio_rss);
+        std::string dropped = std::to_string(r.healthy_dropped);
+        if (r.early > 0)
+            dropped += " (" + std::to_string(r.early) + " victims before their stop)";
+        std::printf("| %s | %.4f | %.1f | %.0f | %s | %s | %.4f | %s | %ld of %ld | %s | %s | %s | %s | %s |\n",
+                    r.kind.c_str(), r.cpu_per_s, r.rss_mib, r.frames_per_s, per_beat, per_beat_ratio(r, floor).c_str(),
+                    r.clients_cpu_per_s, dropped.c_str(), r.undetected, cfg.victims, percentiles(a).c_str(),
+                    percentiles(s).c_str(), ratio_cpu, per_beat_ratio(r, base).c_str(), ratio_rss);
         if (json) {
             json << "{\"kind\":\"" << r.kind << "\",\"connections\":" << cfg.connections
                  << ",\"interval_ms\":" << cfg.interval_ms << ",\"misses\":" << cfg.misses
                  << ",\"cpu_per_s\":" << r.cpu_per_s << ",\"clients_cpu_per_s\":" << r.clients_cpu_per_s
                  << ",\"rss_mib\":" << r.rss_mib
                  << ",\"frames_per_s\":" << r.frames_per_s << ",\"healthy_dropped\":" << r.healthy_dropped
-                 << ",\"undetected\":" << r.undetected << ",\"victims\":" << cfg.victims
+                 << ",\"undetected\":" << r.undetected << ",\"early\":" << r.early << ",\"victims\":" << cfg.victims
                  << ",\"last_seen_to_offline_ms\":[";
             for (std::size_t i = 0; i < a.size(); ++i)
                 json << (i ? "," : "") << a[i];

@@ -1,10 +1,10 @@
 // A heartbeat process for fault tests and the load harness: a server (our
-// watcher, or the textbook baseline) or a set of reconnecting clients, each
+// watcher, the textbook baseline, or the floor: floor_server.hpp) or a set of reconnecting clients, each
 // printing one line per event on stdout so the program driving it can stop,
 // kill and cut it off like a real deployment's processes.
 //
-//   peer server  [--kind heartbeat|baseline|websocket] [--bind ADDR] [--port P]
-//                [--interval-ms I] [--misses N] [--stats-ms S]
+//   peer server  [--kind heartbeat|baseline|floor|websocket] [--bind ADDR] [--port P]
+//                [--interval-ms I] [--misses N] [--stats-ms S] [--batch-us B]
 //   peer clients --port P [--kind heartbeat|websocket] [--host ADDR] [--id ID]
 //                [--count K] [--interval-ms I] [--backoff-ms B] [--backoff-max-ms M]
 //                [--quiet 1] [--stats-ms S] [--token T]
@@ -26,6 +26,7 @@
 //   all-connected <count> <t>    (clients: once every connection was welcomed)
 // With --quiet 1 the clients print only all-connected, lost and stats lines.
 #include "../support/command_line.hpp"
+#include "floor_server.hpp"
 
 #include <heartbeat/heartbeat.hpp>
 #if defined(HEARTBEAT_PEER_WEBSOCKET)
@@ -495,6 +496,12 @@ int main(int argc, char** argv)
     }
     if (!server)
         return run_clients(args);
+    if (kind == "floor")
+        return heartbeat_test::floor_server(std::chrono::milliseconds(args.number("--interval-ms", 100)),
+                                            static_cast<unsigned>(args.number("--misses", 3)),
+                                            std::chrono::microseconds(args.number("--batch-us", 0)), print_offline)
+            .run(args.text("--bind", "127.0.0.1"), static_cast<unsigned short>(args.number("--port", 0)),
+                 std::chrono::milliseconds(args.number("--stats-ms", 0)));
     if (kind == "baseline")
         return baseline_server(std::chrono::milliseconds(args.number("--interval-ms", 100)),
                                static_cast<unsigned>(args.number("--misses", 3)))
