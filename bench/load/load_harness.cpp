@@ -7,12 +7,12 @@
 //   load_harness [--kinds heartbeat,floor,baseline,zmq,websocket-ping,...] [--base baseline]
 //                [--connections 9000] [--interval-ms 1000] [--misses 3]
 //                [--warmup-s 5] [--window-s 10] [--victims 10] [--seed 1]
-//                [--batch-us 2000] [--json results.jsonl]
+//                [--batch-us 2000] [--peer PATH] [--json results.jsonl]
 //
 // The floor (tests/faults/floor_server.hpp) is the least a TCP heartbeat
 // server can cost: every run that has it prints each kind's CPU per beat
-// as a ratio to it. `heartbeat-batched` and `floor-batched` are the same
-// servers with wake-ups batched: at most one per --batch-us.
+// as a ratio to it. A kind may carry modifiers: `+batched` batches the
+// server's wake-ups (heartbeat, floor: at most one per --batch-us).
 //
 // For each kind, in the same run: server CPU seconds per second (user+sys
 // from /proc over the steady window), the clients' too, server RSS at the
@@ -65,7 +65,8 @@ struct settings {
     long window_s = 10;
     long victims = 10;
     unsigned seed = 1;
-    long batch_us = 2000; // the -batched kinds' wake-up period
+    long batch_us = 2000; // the +batched kinds' wake-up period
+    std::string peer = HEARTBEAT_PEER; // the TCP kinds' program (another build's, to compare two)
     std::string json;
 };
 
@@ -159,29 +160,29 @@ std::string cpu_model()
     return "unknown";
 }
 
-std::string program(const std::string& kind)
+std::string program(const settings& cfg, const std::string& kind)
 {
     if (kind == "zmq")
         return HEARTBEAT_ZMQ_PEER;
     if (kind == "websocket-ping")
         return HEARTBEAT_WS_PEER;
-    return HEARTBEAT_PEER;
+    return cfg.peer;
 }
 
 bool websocket_kind(const std::string& kind) { return kind == "websocket-ping"; }
 
-bool batched_kind(const std::string& kind)
+/// A kind is a server and modifiers: `heartbeat+batched`.
+bool has_modifier(const std::string& kind, const std::string& modifier)
 {
-    const std::string suffix = "-batched";
-    return kind.size() > suffix.size() && kind.compare(kind.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return kind.find("+" + modifier) != std::string::npos;
 }
 
-/// The server's --kind: the kind without its -batched suffix.
+/// The server's --kind: the kind without its modifiers.
 std::string server_kind(const std::string& kind)
 {
     if (websocket_kind(kind))
         return "websocket";
-    return batched_kind(kind) ? kind.substr(0, kind.size() - 8) : kind;
+    return kind.substr(0, kind.find('+'));
 }
 
 /// "p50 / p99 / max", or n/a when nothing was measured.
@@ -199,7 +200,7 @@ std::string percentiles(const std::vector<double>& v)
 std::vector<std::string> client_argv(const settings& cfg, const std::string& kind, const std::string& port,
                                      const std::string& id, long count, bool stats)
 {
-    std::vector<std::string> argv = {program(kind), "clients", "--port", port, "--id", id, "--count",
+    std::vector<std::string> argv = {program(cfg, kind), "clients", "--port", port, "--id", id, "--count",
                                      std::to_string(count), "--interval-ms", std::to_string(cfg.interval_ms),
                                      "--misses", std::to_string(cfg.misses), "--quiet", "1"};
     if (websocket_kind(kind)) {
@@ -214,7 +215,7 @@ result run_kind(const settings& cfg, const std::string& kind)
 {
     result r;
     r.kind = kind;
-    if (program(kind).empty()) {
+    if (program(cfg, kind).empty()) {
         r.failure = websocket_kind(kind) ? "not built (heartbeat::websocket needs a Boost.Asio build)"
                                          : "not built (ZeroMQ not found)";
         r.skipped = true;
@@ -222,11 +223,11 @@ result run_kind(const settings& cfg, const std::string& kind)
     }
     const std::string interval = std::to_string(cfg.interval_ms);
     const std::string misses = std::to_string(cfg.misses);
-    std::vector<std::string> server_argv = {program(kind), "server", "--interval-ms", interval, "--misses", misses,
+    std::vector<std::string> server_argv = {program(cfg, kind), "server", "--interval-ms", interval, "--misses", misses,
                                             "--stats-ms", "1000"};
     if (kind != "zmq")
         server_argv.insert(server_argv.end(), {"--kind", server_kind(kind)});
-    if (batched_kind(kind))
+    if (has_modifier(kind, "batched"))
         server_argv.insert(server_argv.end(), {"--batch-us", std::to_string(cfg.batch_us)});
     child_process server(server_argv);
     const auto ready = server.wait_for("ready", 10s);
@@ -370,6 +371,7 @@ int main(int argc, char** argv)
         else if (k == "--victims") cfg.victims = std::stol(v);
         else if (k == "--seed") cfg.seed = static_cast<unsigned>(std::stoul(v));
         else if (k == "--batch-us") cfg.batch_us = std::stol(v);
+        else if (k == "--peer") cfg.peer = v;
         else if (k == "--json") cfg.json = v;
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());

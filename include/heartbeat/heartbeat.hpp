@@ -7,6 +7,7 @@
 // components.
 #include <heartbeat/core.hpp>
 #include <heartbeat/error.hpp>
+#include <heartbeat/io_loop.hpp>
 #include <heartbeat/keepalive.hpp>
 #include <heartbeat/monitor.hpp>
 #include <heartbeat/observer_pulse.hpp>

@@ -156,7 +156,10 @@ public:
         /// server. With fixed_misses, WELCOME states `detection.misses`.
         unsigned client_misses = 3;
         /// Bytes read per read operation: each session holds this much. A
-        /// beat is 8 bytes; raise it for peers that send large DATA.
+        /// beat is 8 bytes; raise it for peers that send large DATA. On a
+        /// stream socket (`tcp::socket`, `local::stream_protocol::socket`)
+        /// the sessions share one buffer of at least 16 KiB instead: they
+        /// are read when readable, until a short read.
         std::size_t read_buffer_size = 256;
         /// Frames a peer may send per second, on average (a token bucket
         /// holding `max_frame_burst`); a peer that sends faster is refused

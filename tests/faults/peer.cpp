@@ -135,7 +135,7 @@ int run_watcher(const arguments& args, const typename Watcher::options& o, Start
         heartbeat::error_code ignored;
         acceptor.close(ignored);
     });
-    io.run();
+    heartbeat::run_batched(io, {std::chrono::microseconds(args.number("--batch-us", 0))});
     return 0;
 }
 

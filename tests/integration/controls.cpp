@@ -227,6 +227,49 @@ TEST_CASE("controls: an asynchronous authenticator refuses from another thread",
     CHECK_FALSE(srv.watcher().session_info("friend")->context.has_value()); // accepted without one
 }
 
+TEST_CASE("controls: frames sent behind the HELLO wait out an asynchronous authenticator", "[controls]")
+{
+    // The watcher reads every TCP session into one buffer; bytes the
+    // machine holds while its authenticator thinks must survive the other
+    // sessions' reads meanwhile.
+    server srv;
+    answerer answers;
+    srv.watcher().set_async_authenticator([&](const watcher_type::hello_info& h, watcher_type::auth_handler done) {
+        if (h.id == "patient")
+            answers.later(std::move(done), heartbeat::auth_verdict::accept(), 200ms);
+        else
+            done(heartbeat::auth_verdict::accept());
+    });
+    raw_peer patient;
+    patient.connect(srv.endpoint());
+    std::vector<std::uint8_t> bytes;
+    heartbeat::wire::append_hello(bytes, {heartbeat::wire::protocol_version, 50, "patient", ""});
+    const std::string text = "sent behind the hello";
+    const std::size_t at = bytes.size();
+    bytes.resize(at + heartbeat::wire::header_size + text.size());
+    heartbeat::wire::encode_header(bytes.data() + at, heartbeat::wire::frame_type::data, text.size());
+    std::copy(text.begin(), text.end(), bytes.begin() + static_cast<std::ptrdiff_t>(at + heartbeat::wire::header_size));
+    const auto beat = heartbeat::wire::encode_beat(7);
+    bytes.insert(bytes.end(), beat.begin(), beat.end());
+    patient.send(bytes); // one write: the HELLO and what follows it arrive together
+
+    // Meanwhile another peer keeps the shared buffer busy.
+    client other(srv, "busy");
+    other.run();
+    REQUIRE(srv.rec.wait_for("busy", true));
+
+    const auto welcome = patient.read_frame();
+    REQUIRE(welcome);
+    CHECK(welcome->type == heartbeat::wire::frame_type::welcome);
+    const auto echo = patient.read_frame();
+    REQUIRE(echo);
+    CHECK(echo->type == heartbeat::wire::frame_type::echo);
+    CHECK(eventually([&] {
+        const auto m = srv.rec.messages();
+        return std::find(m.begin(), m.end(), "patient:" + text) != m.end();
+    }));
+}
+
 TEST_CASE("controls: an authenticator that never answers leaves the peer to the hello timeout", "[controls]")
 {
     server srv; // hello_timeout 500 ms

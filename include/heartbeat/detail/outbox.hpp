@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -63,6 +64,41 @@ public:
         net::async_write(stream, q_.prepare(), std::forward<Handler>(handler));
     }
 
+    /// As start(), but on a stream socket it first writes what it can at
+    /// once, without blocking (the socket must be in non-blocking mode):
+    /// a beat's echo then costs one send and no asynchronous operation.
+    /// Returns what completed() says when everything went out (or the
+    /// write failed); nothing when the rest went to an asynchronous write,
+    /// whose completion calls `handler` as start()'s does.
+    template <class Stream, class Handler>
+    std::optional<outcome> start_now(Stream& stream, Handler&& handler)
+    {
+        if constexpr (is_stream_socket<Stream>::value) {
+            const auto& buffers = q_.prepare();
+            error_code ec;
+            const std::size_t written = stream.write_some(buffers, ec);
+            if (ec != net::error::would_block && (ec || written == net::buffer_size(buffers)))
+                return completed(ec);
+            // The rest, when the socket takes it (rare: a full send buffer).
+            rest_.clear();
+            std::size_t skip = ec ? 0 : written;
+            for (const auto& b : buffers) {
+                if (skip >= b.size()) {
+                    skip -= b.size();
+                    continue;
+                }
+                rest_.push_back(b + skip);
+                skip = 0;
+            }
+            net::async_write(stream, rest_, std::forward<Handler>(handler));
+            return std::nullopt;
+        }
+        else {
+            start(stream, std::forward<Handler>(handler));
+            return std::nullopt;
+        }
+    }
+
     /// The write started last completed with `ec`: completes the handlers
     /// of the frames it carried and says what comes next.
     outcome completed(const error_code& ec)
@@ -80,6 +116,7 @@ public:
 
 private:
     send_queue q_;
+    std::vector<net::const_buffer> rest_; // what start_now() could not write at once
     bool closing_ = false;
 };
 

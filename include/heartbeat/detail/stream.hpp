@@ -239,6 +239,17 @@ void disable_nagle(Stream& s) noexcept
 }
 
 template <class T, class = void>
+struct is_stream_socket : std::false_type {
+};
+// An Asio stream socket itself (TCP, Unix domain), not a layer over one:
+// the watcher may then write to it at once and read it on readiness,
+// without an asynchronous operation per beat (impl/watcher_transport.hpp).
+template <class T>
+struct is_stream_socket<T, std::void_t<typename T::protocol_type, typename T::executor_type>>
+    : std::is_base_of<net::basic_stream_socket<typename T::protocol_type, typename T::executor_type>, T> {
+};
+
+template <class T, class = void>
 struct has_transport_identity : std::false_type {
 };
 // A transport that names the peer itself (a WebSocket upgrade in ping

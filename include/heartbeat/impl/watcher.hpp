@@ -26,7 +26,7 @@ struct watcher<Stream, Key, Policy>::session {
 
     session(Stream s, const std::shared_ptr<impl>& o)
         : stream(std::move(s)), owner(o), machine(o->session_options),
-          read_buffer(o->opts.read_buffer_size)
+          read_buffer(impl::reads_on_readiness ? 0 : o->opts.read_buffer_size)
     {
     }
 
@@ -40,6 +40,8 @@ struct watcher<Stream, Key, Policy>::session {
     // timer. Destroying it cancels its wait.
     using timer_type = net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, executor_type>;
     std::unique_ptr<timer_type> timer;
+    // Its own read buffer; on a stream socket only what the machine holds
+    // unconsumed (see impl::read_ready).
     std::vector<std::uint8_t> read_buffer;
     detail::outbox out;
     std::optional<Key> key;
@@ -58,6 +60,8 @@ struct watcher<Stream, Key, Policy>::session {
     std::optional<std::string> remote;
     peer_handle handle;
     bool in_loop = false;   // carrying out actions: inputs from callbacks only queue more
+    bool in_read_loop = false; // in read_ready(): a read the machine asks for goes on there
+    bool wants_read = false;   // the machine asked for one meanwhile
     bool stream_open = true;
     bool handshaking = false; // counted in impl::accepting
     bool admitted = false;    // came online once: its end is an offline, not a refusal
@@ -213,6 +217,11 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
 
     executor_type strand;
     options opts;
+    // On a stream socket every session is read on readiness into this one
+    // buffer (impl::read_ready): the strand runs one at a time.
+    static constexpr bool reads_on_readiness = detail::is_stream_socket<Stream>::value;
+    std::vector<std::uint8_t> read_buffer =
+        std::vector<std::uint8_t>(reads_on_readiness ? std::max<std::size_t>(opts.read_buffer_size, 16 * 1024) : 0);
     // One copy for every session (each holds a pointer, not 80 bytes).
     std::shared_ptr<const typename session::machine_type::options> session_options;
     std::pair<duration, duration> session_options_detection; // [min, max] interval the policy holds peers to
@@ -383,6 +392,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
 
     void read(const session_ptr& s);
     void on_read(const session_ptr& s, const error_code& ec, std::size_t n);
+    void read_ready(const session_ptr& s, const error_code& ec);
     void arm(const session_ptr& s, time_point at);
 
     // ---- authenticating ---------------------------------------------------------
@@ -591,6 +601,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     // ---- writing --------------------------------------------------------------
 
     void flush(const session_ptr& s);
+    void written(const session_ptr& s, detail::outbox::outcome next);
 
     // New terms for an online version 2 peer, clamped as the policy holds
     // peers.

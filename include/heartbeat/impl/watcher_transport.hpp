@@ -20,6 +20,12 @@ void watcher<Stream, Key, Policy>::impl::start_session(Stream stream, bool run_h
         return;
     }
     detail::disable_nagle(stream);
+    if constexpr (detail::is_stream_socket<Stream>::value) {
+        // Writes go out at once when the socket takes them (flush), reads
+        // happen on readiness (read_ready): neither may block.
+        error_code ignored;
+        stream.non_blocking(true, ignored);
+    }
     auto s = std::make_shared<session>(std::move(stream), this->shared_from_this());
     sessions.insert(s);
     ++session_count;
@@ -110,6 +116,20 @@ void watcher<Stream, Key, Policy>::impl::handshake_ended(const session_ptr& s)
 template <class Stream, class Key, class Policy>
 void watcher<Stream, Key, Policy>::impl::read(const session_ptr& s)
 {
+    if constexpr (reads_on_readiness) {
+        if (s->in_read_loop) {
+            s->wants_read = true; // read_ready() reads on
+            return;
+        }
+        // Bytes may wait whose readiness was reported before this read was
+        // asked for (a HELLO's tail while the authenticator ran): look
+        // before waiting, once the caller's action loop is done.
+        net::post(strand, [s] {
+            if (auto o = s->owner.lock())
+                o->read_ready(s, {});
+        });
+        return;
+    }
     s->stream.async_read_some(net::buffer(s->read_buffer),
                               net::bind_executor(strand, [s](const error_code& ec, std::size_t n) {
                                   if (auto o = s->owner.lock())
@@ -126,6 +146,68 @@ void watcher<Stream, Key, Policy>::impl::on_read(const session_ptr& s, const err
     s->machine.feed(s->read_buffer.data(), n, clock_type::now(), s->out.bytes(), static_cast<bool>(ec));
     run(s);
     frames_in.fetch_add(s->machine.frames_decoded() - before, std::memory_order_relaxed);
+}
+
+// A stream socket is readable (or `ec` says why not): reads it into the
+// watcher's one buffer until a short read, feeding the machine after each,
+// then waits for readiness again. A short read drained the socket; the
+// wait cannot miss bytes that come after it, because the reactor checks
+// readiness afresh when a wait starts (Asio's epoll reactor re-arms the
+// descriptor with EPOLL_CTL_MOD, its kqueue reactor with EV_ADD). That
+// system call is what Asio's own reads spend on finding the socket empty
+// (a second recv per completion), so the two cost the same calls; what
+// this saves is a read buffer per session, and an asynchronous read
+// operation per beat.
+template <class Stream, class Key, class Policy>
+void watcher<Stream, Key, Policy>::impl::read_ready(const session_ptr& s, const error_code& ec)
+{
+    if constexpr (reads_on_readiness) {
+        if (s->machine.closed())
+            return;
+        if (ec) {
+            s->machine.feed(nullptr, 0, clock_type::now(), s->out.bytes(), true);
+            run(s);
+            return;
+        }
+        s->in_read_loop = true;
+        for (;;) {
+            s->wants_read = false;
+            error_code rec;
+            const std::size_t n = s->stream.read_some(net::buffer(read_buffer), rec);
+            if (rec == net::error::would_block) {
+                s->wants_read = true;
+                break;
+            }
+            const auto before = s->machine.frames_decoded();
+            s->machine.feed(read_buffer.data(), n, clock_type::now(), s->out.bytes(), static_cast<bool>(rec));
+            run(s);
+            frames_in.fetch_add(s->machine.frames_decoded() - before, std::memory_order_relaxed);
+            if (rec || s->machine.closed())
+                break;
+            if (!s->wants_read) {
+                // The machine still points into these bytes (it waits for
+                // its authenticator with the HELLO's id, and what came
+                // after it): they must outlive the next session's read into
+                // the shared buffer.
+                s->read_buffer.assign(read_buffer.data(), read_buffer.data() + n);
+                s->machine.input_moved(read_buffer.data(), n, s->read_buffer.data());
+                break;
+            }
+            if (n < read_buffer.size())
+                break;
+        }
+        s->in_read_loop = false;
+        if (s->wants_read && !s->machine.closed())
+            s->stream.async_wait(net::socket_base::wait_read,
+                                 net::bind_executor(strand, [s](const error_code& wec) {
+                                     if (auto o = s->owner.lock())
+                                         o->read_ready(s, wec);
+                                 }));
+    }
+    else {
+        (void)s;
+        (void)ec;
+    }
 }
 
 template <class Stream, class Key, class Policy>
@@ -152,21 +234,29 @@ void watcher<Stream, Key, Policy>::impl::flush(const session_ptr& s)
 {
     if (!s->stream_open || !s->out.ready())
         return;
-    s->out.start(s->stream, net::bind_executor(strand, [s](const error_code& ec, std::size_t) {
-                     const auto next = s->out.completed(ec);
-                     auto o = s->owner.lock();
-                     if (!o || !s->stream_open)
-                         return;
-                     if (next == detail::outbox::outcome::last_frame_out)
-                         detail::close_send(s->stream, net::bind_executor(o->strand, [s](error_code) {}));
-                     if (next == detail::outbox::outcome::failed) {
-                         s->machine.write_failed(clock_type::now());
-                         o->run(s);
-                     }
-                     else if (next == detail::outbox::outcome::more) {
-                         o->flush(s);
-                     }
-                 }));
+    const auto now = s->out.start_now(s->stream, net::bind_executor(strand, [s](const error_code& ec, std::size_t) {
+        const auto next = s->out.completed(ec);
+        if (auto o = s->owner.lock())
+            o->written(s, next);
+    }));
+    if (now)
+        written(s, *now);
+}
+
+template <class Stream, class Key, class Policy>
+void watcher<Stream, Key, Policy>::impl::written(const session_ptr& s, detail::outbox::outcome next)
+{
+    if (!s->stream_open)
+        return;
+    if (next == detail::outbox::outcome::last_frame_out)
+        detail::close_send(s->stream, net::bind_executor(strand, [s](error_code) {}));
+    if (next == detail::outbox::outcome::failed) {
+        s->machine.write_failed(clock_type::now());
+        run(s);
+    }
+    else if (next == detail::outbox::outcome::more) {
+        flush(s);
+    }
 }
 
 template <class Stream, class Key, class Policy>

@@ -15,9 +15,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace heartbeat {
@@ -249,6 +251,13 @@ public:
         if (phase_ == phase::hello || phase_ == phase::online)
             refill_tokens(now);
     }
+
+    /// The driver moved the bytes of the last feed (`size` of them) from
+    /// `from` to `to`. The machine may point into them until it asks to
+    /// read again (what is left of them, the HELLO's id and credential
+    /// while the authenticator runs); a driver that reads every session
+    /// into one buffer moves them out when the machine stops reading.
+    void input_moved(const std::uint8_t* from, std::size_t size, const std::uint8_t* to) noexcept;
 
     /// A write failed: the transport is gone.
     void write_failed(time_point now)

@@ -36,6 +36,12 @@ public:
         fed_ = false;
         eof_ = false;
     }
+    /// The driver moved the bytes of the last feed from `from` to `to`.
+    void moved(const std::uint8_t* from, const std::uint8_t* to) noexcept
+    {
+        p_ = to + (p_ - from);
+        end_ = to + (end_ - from);
+    }
 
     /// True once, after the last byte of a feed was consumed.
     bool take_end_of_feed() noexcept { return take(fed_); }

@@ -499,6 +499,24 @@ typename server_session<Clock>::action server_session<Clock>::take(kind k) const
     return a;
 }
 
+template <class Clock>
+void server_session<Clock>::input_moved(const std::uint8_t* from, std::size_t size, const std::uint8_t* to) noexcept
+{
+    in_.moved(from, to);
+    const auto inside = [&](std::string_view v) {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(v.data());
+        return !v.empty() && std::less_equal<>()(from, p) && std::less<>()(p, from + size);
+    };
+    const auto rebased = [&](std::string_view v) {
+        return std::string_view(reinterpret_cast<const char*>(to) + (v.data() - reinterpret_cast<const char*>(from)),
+                                v.size());
+    };
+    if (inside(id_))
+        id_ = rebased(id_);
+    if (inside(credential_))
+        credential_ = rebased(credential_);
+}
+
 } // namespace heartbeat
 
 #endif
