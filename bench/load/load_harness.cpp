@@ -12,7 +12,9 @@
 // The floor (tests/faults/floor_server.hpp) is the least a TCP heartbeat
 // server can cost: every run that has it prints each kind's CPU per beat
 // as a ratio to it. A kind may carry modifiers: `+batched` batches the
-// server's wake-ups (heartbeat, floor: at most one per --batch-us).
+// server's wake-ups (heartbeat, floor: at most one per --batch-us),
+// `+io-context` runs the watcher on heartbeat::tcp_socket,
+// `+single-threaded` sets its single_threaded option.
 //
 // For each kind, in the same run: server CPU seconds per second (user+sys
 // from /proc over the steady window), the clients' too, server RSS at the
@@ -229,6 +231,10 @@ result run_kind(const settings& cfg, const std::string& kind)
         server_argv.insert(server_argv.end(), {"--kind", server_kind(kind)});
     if (has_modifier(kind, "batched"))
         server_argv.insert(server_argv.end(), {"--batch-us", std::to_string(cfg.batch_us)});
+    if (has_modifier(kind, "io-context"))
+        server_argv.insert(server_argv.end(), {"--socket", "io-context"});
+    if (has_modifier(kind, "single-threaded"))
+        server_argv.insert(server_argv.end(), {"--single-threaded", "1"});
     child_process server(server_argv);
     const auto ready = server.wait_for("ready", 10s);
     if (!ready) {

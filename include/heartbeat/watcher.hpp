@@ -32,6 +32,14 @@
 
 namespace heartbeat {
 
+/// A TCP socket on an io_context's own executor type instead of the
+/// type-erased `any_io_executor` of `ip::tcp::socket`. A
+/// `watcher<tcp_socket>` runs on `net::strand<io_context::executor_type>`,
+/// so the path of a beat (the read's completion through the strand, the
+/// timers) calls no type-erased executor. It is built with an io_context
+/// (`watcher<tcp_socket> w(io)`) and accepts from any `tcp::acceptor` on it.
+using tcp_socket = net::basic_stream_socket<net::ip::tcp, net::io_context::executor_type>;
+
 /// Whether a stream handed to `watcher::adopt` has finished its
 /// transport's own handshake (TLS) or the watcher must run it.
 enum class transport_handshake {
@@ -161,6 +169,12 @@ public:
         /// the sessions share one buffer of at least 16 KiB instead: they
         /// are read when readable, until a short read.
         std::size_t read_buffer_size = 256;
+        /// The io_context runs on one thread: `run()` is called from a
+        /// single thread (the watcher cannot tell). On a stream socket the
+        /// read of each beat then completes straight on that thread instead
+        /// of through the strand, which saves a lock and a queue hop per
+        /// beat. Wrong, and a data race, if more threads run the context.
+        bool single_threaded = false;
         /// Frames a peer may send per second, on average (a token bucket
         /// holding `max_frame_burst`); a peer that sends faster is refused
         /// with ERROR(rate_limited) and goes offline(protocol_error). A beat
@@ -377,8 +391,16 @@ public:
     template <class Acceptor, class... Args>
     void accept_from(Acceptor& acceptor, Args&&... args)
     {
-        using socket_type = typename Acceptor::protocol_type::socket::template rebind_executor<
+        // Sockets are accepted onto the acceptor's executor, or onto the
+        // watcher's when only such a socket makes a Stream (`tcp_socket`
+        // from a `tcp::acceptor`).
+        using acceptor_socket = typename Acceptor::protocol_type::socket::template rebind_executor<
             typename Acceptor::executor_type>::other;
+        using stream_socket = typename Acceptor::protocol_type::socket::template rebind_executor<
+            typename Stream::executor_type>::other;
+        constexpr bool on_acceptor_executor =
+            std::is_constructible_v<Stream, acceptor_socket&&, std::add_lvalue_reference_t<Args>...>;
+        using socket_type = std::conditional_t<on_acceptor_executor, acceptor_socket, stream_socket>;
         constexpr bool can_build = std::is_constructible_v<Stream, socket_type&&, std::add_lvalue_reference_t<Args>...>;
         static_assert(can_build,
                       "heartbeat::watcher::accept_from: the Stream cannot be built from the accepted socket and "
@@ -387,9 +409,13 @@ public:
         if constexpr (can_build) { // nothing but the assertion above when it fails
             net::dispatch(impl_->strand, [self = impl_, a = &acceptor,
                                           made = std::tuple<Args...>(std::forward<Args>(args)...)]() mutable {
-                impl::accept_from(self, a, [made = std::move(made)](socket_type&& socket) mutable {
+                auto make = [made = std::move(made)](socket_type&& socket) mutable {
                     return std::apply([&](auto&... arg) { return Stream(std::move(socket), arg...); }, made);
-                });
+                };
+                if constexpr (on_acceptor_executor)
+                    impl::accept_from(self, a, std::move(make), a->get_executor());
+                else
+                    impl::accept_from(self, a, std::move(make), self->strand.get_inner_executor());
             });
         }
     }

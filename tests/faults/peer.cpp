@@ -5,6 +5,7 @@
 //
 //   peer server  [--kind heartbeat|baseline|floor|websocket] [--bind ADDR] [--port P]
 //                [--interval-ms I] [--misses N] [--stats-ms S] [--batch-us B]
+//                [--socket tcp|io-context] [--single-threaded 0|1]
 //   peer clients --port P [--kind heartbeat|websocket] [--host ADDR] [--id ID]
 //                [--count K] [--interval-ms I] [--backoff-ms B] [--backoff-max-ms M]
 //                [--quiet 1] [--stats-ms S] [--token T]
@@ -89,6 +90,7 @@ typename Watcher::options watcher_options(const arguments& args)
     o.detection.misses = static_cast<unsigned>(args.number("--misses", 3));
     o.detection.min_interval = 10ms;
     o.hello_timeout = 2s;
+    o.single_threaded = args.number("--single-threaded", 0) != 0; // run_watcher runs io on one thread
     return o;
 }
 
@@ -139,9 +141,10 @@ int run_watcher(const arguments& args, const typename Watcher::options& o, Start
     return 0;
 }
 
+template <class Socket>
 int run_tcp_watcher(const arguments& args)
 {
-    using watcher_type = heartbeat::watcher<tcp::socket>;
+    using watcher_type = heartbeat::watcher<Socket>;
     return run_watcher<watcher_type>(args, watcher_options<watcher_type>(args),
                                      [](watcher_type& w, tcp::acceptor& a) { w.accept_from(a); });
 }
@@ -507,5 +510,8 @@ int main(int argc, char** argv)
                                static_cast<unsigned>(args.number("--misses", 3)))
             .run(args.text("--bind", "127.0.0.1"), static_cast<unsigned short>(args.number("--port", 0)),
                  std::chrono::milliseconds(args.number("--stats-ms", 0)));
-    return run_tcp_watcher(args);
+    // --socket io-context: heartbeat::tcp_socket (no type-erased executor).
+    if (args.text("--socket", "tcp") == "io-context")
+        return run_tcp_watcher<heartbeat::tcp_socket>(args);
+    return run_tcp_watcher<tcp::socket>(args);
 }

@@ -8,6 +8,7 @@
 #include <heartbeat/sweeper.hpp>
 
 #include <chrono>
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -42,6 +43,7 @@ public:
             // The event's wall time travels with it, as the registry worked
             // it out: every handler sees the same one.
             pending_.push_back({e.key, e.kind, e.reason, e.at, e.last_seen, e.wall_time});
+            has_pending_.store(true, std::memory_order_release);
         });
     }
 
@@ -101,7 +103,10 @@ public:
         // A handler that causes more events (a callback that kicks a peer)
         // must not deliver them ahead of the rest of this batch: the loop
         // below picks them up in order.
-        if (delivering_)
+        // The flag spares a lock per beat when there are no events. A change
+        // made on another thread (a monitor's touch) reaches deliver()
+        // through a dispatch to the strand, which makes its flag visible.
+        if (delivering_ || !has_pending_.load(std::memory_order_acquire))
             return;
         delivering_ = true;
         struct reset {
@@ -112,6 +117,7 @@ public:
             std::vector<pending_event> batch;
             {
                 std::lock_guard<std::mutex> lock(mu_);
+                has_pending_.store(false, std::memory_order_relaxed);
                 if (pending_.empty())
                     return;
                 batch.swap(pending_);
@@ -163,6 +169,7 @@ private:
     std::vector<pending_event> pending_;
     event_handler handler_;
     bool delivering_ = false; // on the strand only
+    std::atomic<bool> has_pending_{false}; // written under mu_
     sweeper<live_registry, Executor> sweeper_;
 };
 

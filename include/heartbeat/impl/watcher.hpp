@@ -647,16 +647,20 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     // One accept_from(): its acceptor, how a stream is made from a socket,
     // and its own retry timer (a transient error such as EMFILE hits every
     // acceptor at once; a shared timer would cancel the others' waits).
-    template <class Acceptor, class Make>
+    template <class Acceptor, class Make, class SocketExecutor>
     struct listener {
-        listener(Acceptor* a, Make m, const executor_type& ex) : acceptor(a), make(std::move(m)), retry(ex) {}
+        listener(Acceptor* a, Make m, const SocketExecutor& sockets, const executor_type& ex)
+            : acceptor(a), make(std::move(m)), socket_executor(sockets), retry(ex)
+        {
+        }
         Acceptor* acceptor;
         Make make;
+        SocketExecutor socket_executor; // the accepted sockets' (and so their type)
         net::steady_timer retry;
     };
 
-    template <class Acceptor, class Make>
-    static void accept_from(const std::shared_ptr<impl>& self, Acceptor* a, Make make);
+    template <class Acceptor, class Make, class SocketExecutor>
+    static void accept_from(const std::shared_ptr<impl>& self, Acceptor* a, Make make, const SocketExecutor& sockets);
 
     template <class Listener>
     static void accept_next(const std::shared_ptr<impl>& self, const std::shared_ptr<Listener>& l);

@@ -197,12 +197,18 @@ void watcher<Stream, Key, Policy>::impl::read_ready(const session_ptr& s, const 
                 break;
         }
         s->in_read_loop = false;
-        if (s->wants_read && !s->machine.closed())
-            s->stream.async_wait(net::socket_base::wait_read,
-                                 net::bind_executor(strand, [s](const error_code& wec) {
-                                     if (auto o = s->owner.lock())
-                                         o->read_ready(s, wec);
-                                 }));
+        if (!s->wants_read || s->machine.closed())
+            return;
+        auto readable = [s](const error_code& wec) {
+            if (auto o = s->owner.lock())
+                o->read_ready(s, wec);
+        };
+        // With one thread nothing runs beside this handler: the strand's
+        // dispatch (a lock, a queue, an executor hop per beat) buys nothing.
+        if (opts.single_threaded)
+            s->stream.async_wait(net::socket_base::wait_read, std::move(readable));
+        else
+            s->stream.async_wait(net::socket_base::wait_read, net::bind_executor(strand, std::move(readable)));
     }
     else {
         (void)s;
@@ -291,12 +297,13 @@ void watcher<Stream, Key, Policy>::impl::close_now(const session_ptr& s)
 }
 
 template <class Stream, class Key, class Policy>
-template <class Acceptor, class Make>
-void watcher<Stream, Key, Policy>::impl::accept_from(const std::shared_ptr<impl>& self, Acceptor* a, Make make)
+template <class Acceptor, class Make, class SocketExecutor>
+void watcher<Stream, Key, Policy>::impl::accept_from(const std::shared_ptr<impl>& self, Acceptor* a, Make make,
+                                                     const SocketExecutor& sockets)
 {
     if (self->stopped)
         return;
-    auto l = std::make_shared<listener<Acceptor, Make>>(a, std::move(make), self->strand);
+    auto l = std::make_shared<listener<Acceptor, Make, SocketExecutor>>(a, std::move(make), sockets, self->strand);
     self->accepting.add_loop([l] {
         error_code ignored;
         l->acceptor->cancel(ignored);
@@ -310,7 +317,7 @@ template <class Listener>
 void watcher<Stream, Key, Policy>::impl::accept_next(const std::shared_ptr<impl>& self, const std::shared_ptr<Listener>& l)
 {
     detail::accept_loop(
-        *l->acceptor, self->strand, l->retry, self->opts.accept_retry_pause,
+        *l->acceptor, l->socket_executor, self->strand, l->retry, self->opts.accept_retry_pause,
         [self, l](auto socket) {
             self->start_session(l->make(std::move(socket)), detail::has_server_handshake<Stream>::value);
         },
