@@ -27,8 +27,8 @@ public:
     // Ordered to leave no padding between fields: with a 64-bit key and
     // fixed_misses on 64-bit time it is 64 bytes. No deadline: it follows
     // from `state` and `last_seen` (deadline_schedule.hpp).
-    struct slot {
-        slot(const Key& k, PeerState initial)
+    struct slot_fields {
+        slot_fields(const Key& k, PeerState initial)
             : key(k), state(initial)
         {
         }
@@ -43,6 +43,19 @@ public:
         std::uint32_t generation = 0;
         peer_status status = peer_status::unknown;
         bool deferred = false;          // the pause guard set the live entry's deadline
+    };
+
+    // A slot that divides a cache line is aligned to its size, so that a
+    // touch reads one line, not two; a larger one is left as it is (the
+    // padding would cost more than the second line).
+    static constexpr std::size_t cache_line = 64;
+    static constexpr std::size_t slot_alignment =
+        sizeof(slot_fields) <= cache_line && cache_line % sizeof(slot_fields) == 0
+            ? sizeof(slot_fields)
+            : alignof(slot_fields);
+
+    struct alignas(slot_alignment) slot : slot_fields {
+        using slot_fields::slot_fields;
     };
 
     static constexpr std::uint32_t npos = slot_index<Key, Hash, KeyEqual>::npos;
