@@ -54,6 +54,28 @@ void operator delete(void* p) noexcept
     std::free(base);
 }
 void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
+// Over-aligned types (the registry's 64-byte slots) come through these.
+void* operator new(std::size_t n, std::align_val_t al)
+{
+    const auto align = static_cast<std::size_t>(al);
+    const std::size_t total = (n + 2 * align - 1) / align * align; // header + n, rounded up
+    auto* base = static_cast<char*>(std::aligned_alloc(align, total));
+    if (!base)
+        throw std::bad_alloc();
+    *reinterpret_cast<std::size_t*>(base) = n;
+    live_bytes.fetch_add(static_cast<long long>(n), std::memory_order_relaxed);
+    return base + align;
+}
+void operator delete(void* p, std::align_val_t al) noexcept
+{
+    if (!p)
+        return;
+    char* base = static_cast<char*>(p) - static_cast<std::size_t>(al);
+    live_bytes.fetch_sub(static_cast<long long>(*reinterpret_cast<std::size_t*>(base)),
+                         std::memory_order_relaxed);
+    std::free(base);
+}
+void operator delete(void* p, std::size_t, std::align_val_t al) noexcept { operator delete(p, al); }
 void* operator new[](std::size_t n) { return operator new(n); }
 void operator delete[](void* p) noexcept { operator delete(p); }
 void operator delete[](void* p, std::size_t) noexcept { operator delete(p); }

@@ -95,6 +95,7 @@ public:
         if (opts_.min_interval <= duration::zero() || opts_.max_interval < opts_.min_interval)
             throw std::invalid_argument("heartbeat: need 0 < min_interval <= max_interval");
         opts_.interval = std::clamp(opts_.interval, opts_.min_interval, opts_.max_interval);
+        threshold_y_ = solve_threshold_y();
     }
 
     const options& get_options() const noexcept { return opts_; }
@@ -153,7 +154,7 @@ public:
     /// The first instant at which phi reaches the threshold.
     time_point offline_at(const peer_state& s, time_point last_seen) const
     {
-        const double us = mean_us(s) + pause_us() + threshold_y() * std_dev_us(s);
+        const double us = mean_us(s) + pause_us() + threshold_y_ * std_dev_us(s);
         const auto ticks = std::chrono::duration_cast<duration>(std::chrono::duration<double, std::micro>(us));
         // Round up, so that phi(offline_at) >= threshold.
         return last_seen + ticks + duration(1);
@@ -169,7 +170,7 @@ private:
     // y at which the logistic tail equals 10^-threshold: solve
     // 0.070566 y^3 + 1.5976 y = ln((1 - p) / p), p = 10^-threshold, by
     // Cardano's formula (one real root: the cubic is increasing).
-    double threshold_y() const noexcept
+    double solve_threshold_y() const noexcept
     {
         if (opts_.threshold <= std::log10(2.0))
             return 0; // phi at the mean is already log10(2)
@@ -224,6 +225,9 @@ private:
     }
 
     options opts_;
+    // Worked out once: offline_at runs on every beat, and the registry asks
+    // it again for the deadline before the beat and when an entry surfaces.
+    double threshold_y_ = 0;
 };
 
 } // namespace heartbeat

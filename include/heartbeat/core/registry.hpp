@@ -198,7 +198,10 @@ public:
     /// The instant the next `expire` call is due, or nothing if no peer is
     /// online. Exact unless a peer beat since the last `expire` (then it is
     /// early, and that `expire` reports a later one), never late.
-    std::optional<time_point> next_deadline() { return schedule_.next_deadline(table_); }
+    std::optional<time_point> next_deadline()
+    {
+        return schedule_.next_deadline(table_, deadline_of());
+    }
 
     // ---- queries ------------------------------------------------------
 
@@ -298,12 +301,21 @@ private:
     void touch_slot(std::uint32_t i, time_point now);
     void bring_online(std::uint32_t i, time_point now);
 
-    // The deadline moved earlier than the live entry: arm a new one and let
-    // the old one die when it surfaces.
-    void rearm_earlier(std::uint32_t i)
+    // When a peer falls due, unless the pause guard put it off: slots keep
+    // no deadline of their own.
+    auto deadline_of() const
     {
-        schedule_.arm(table_, i);
-        compact_if_sparse();
+        return [this](const slot& s) { return policy_.offline_at(s.state, s.last_seen); };
+    }
+
+    // Slot `i` changed (and was restamped) so that its deadline went from
+    // `before` to where the policy now puts it. An entry armed for an earlier
+    // deadline leaves the old one to die when it surfaces.
+    void reschedule(std::uint32_t i, time_point before)
+    {
+        const slot& s = table_[i];
+        if (schedule_.moved(table_, i, before, policy_.offline_at(s.state, s.last_seen)))
+            compact_if_sparse();
     }
 
     void compact_if_sparse()

@@ -21,7 +21,7 @@ class deadline_queue {
 public:
     struct entry {
         TimePoint deadline;
-        std::uint64_t stamp; // unique per arming; orders equal deadlines
+        std::uint32_t stamp; // unique per arming; orders equal deadlines
         std::uint32_t slot;
     };
 
@@ -55,6 +55,15 @@ public:
         for (std::size_t i = heap_.size() / arity + 1; i-- > 0;)
             if (i < heap_.size())
                 sift_down(i, heap_[i]);
+    }
+
+    /// Lets `f(entry&)` rewrite every entry's stamp. The new stamps must
+    /// keep the old ones' order, so that the heap stays a heap.
+    template <class F>
+    void relabel(F&& f)
+    {
+        for (entry& e : heap_)
+            f(e);
     }
 
     void clear() noexcept { heap_.clear(); }

@@ -24,22 +24,38 @@ namespace heartbeat::detail {
 template <class Key, class TimePoint, class PeerState, class Hash, class KeyEqual>
 class peer_table {
 public:
-    struct slot {
-        slot(const Key& k, PeerState initial)
+    // Ordered to leave no padding between fields: with a 64-bit key and
+    // fixed_misses on 64-bit time it is 64 bytes. No deadline: it follows
+    // from `state` and `last_seen` (deadline_schedule.hpp).
+    struct slot_fields {
+        slot_fields(const Key& k, PeerState initial)
             : key(k), state(initial)
         {
         }
 
         Key key;
         TimePoint last_seen{};
-        TimePoint deadline{};           // first instant the peer is offline
-        std::uint64_t stamp = 0;        // last change; orders equal deadlines
-        std::uint64_t armed_stamp = 0;  // stamp of the live queue entry; 0: none
+        PeerState state;
         std::uint64_t beats = 0;
         std::uint64_t offline_episodes = 0;
-        PeerState state;
+        std::uint32_t stamp = 0;        // last change; orders equal deadlines
+        std::uint32_t armed_stamp = 0;  // stamp of the live queue entry; 0: none
         std::uint32_t generation = 0;
         peer_status status = peer_status::unknown;
+        bool deferred = false;          // the pause guard set the live entry's deadline
+    };
+
+    // A slot that divides a cache line is aligned to its size, so that a
+    // touch reads one line, not two; a larger one is left as it is (the
+    // padding would cost more than the second line).
+    static constexpr std::size_t cache_line = 64;
+    static constexpr std::size_t slot_alignment =
+        sizeof(slot_fields) <= cache_line && cache_line % sizeof(slot_fields) == 0
+            ? sizeof(slot_fields)
+            : alignof(slot_fields);
+
+    struct alignas(slot_alignment) slot : slot_fields {
+        using slot_fields::slot_fields;
     };
 
     static constexpr std::uint32_t npos = slot_index<Key, Hash, KeyEqual>::npos;
@@ -86,6 +102,7 @@ public:
         slot& s = slots_[i];
         s.status = peer_status::unknown;
         s.armed_stamp = 0;
+        s.deferred = false;
         s.beats = 0;
         s.offline_episodes = 0;
         s.state = policy.initial_state();

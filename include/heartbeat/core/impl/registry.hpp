@@ -48,17 +48,15 @@ auto registry<Key, Clock, Policy, Hash, KeyEqual>::set_terms(peer_handle h, dura
     if (!table_.live(h))
         return std::nullopt;
     slot& s = table_[h.index];
+    const time_point before = policy_.offline_at(s.state, s.last_seen);
     const duration held = policy_.set_interval(s.state, interval);
     if constexpr (detail::counts_misses_per_peer<Policy>::value) {
         if (misses != 0)
             policy_.set_misses(s.state, misses);
     }
     if (s.status == peer_status::online) {
-        const time_point before = s.deadline;
-        s.deadline = policy_.offline_at(s.state, s.last_seen);
-        s.stamp = schedule_.next_stamp();
-        if (s.deadline < before)
-            rearm_earlier(h.index);
+        schedule_.restamp(table_, h.index);
+        reschedule(h.index, before);
     }
     return held;
 }
@@ -111,7 +109,7 @@ auto registry<Key, Clock, Policy, Hash, KeyEqual>::expire(time_point now)
         ~reset_flag() { flag = false; }
     } reset{expiring_};
 
-    schedule_.pop_due(table_, now, opts_.pause_threshold, opts_.pause_grace,
+    schedule_.pop_due(table_, now, opts_.pause_threshold, opts_.pause_grace, deadline_of(),
                       [&](std::uint32_t i) {
                           slot& s = table_[i];
                           s.status = peer_status::offline;
@@ -137,17 +135,15 @@ void registry<Key, Clock, Policy, Hash, KeyEqual>::touch_slot(std::uint32_t i, t
     }
     ++s.beats;
     const time_point previous = s.last_seen;
+    const time_point before = policy_.offline_at(s.state, previous);
     if (now > previous) {
         s.last_seen = now;
         policy_.on_beat(s.state, previous, now);
     }
-    const time_point before = s.deadline;
-    s.deadline = policy_.offline_at(s.state, s.last_seen);
-    s.stamp = schedule_.next_stamp();
+    schedule_.restamp(table_, i);
     // Fixed misses never moves a deadline earlier; an adaptive policy
     // may, and then the armed entry would fire too late.
-    if (s.deadline < before)
-        rearm_earlier(i);
+    reschedule(i, before);
 }
 
 template <class Key, class Clock, class Policy, class Hash, class KeyEqual>
@@ -159,9 +155,8 @@ void registry<Key, Clock, Policy, Hash, KeyEqual>::bring_online(std::uint32_t i,
         s.last_seen = now;
     s.status = peer_status::online;
     policy_.on_online(s.state, s.last_seen);
-    s.deadline = policy_.offline_at(s.state, s.last_seen);
-    s.stamp = schedule_.next_stamp();
-    schedule_.arm(table_, i);
+    schedule_.restamp(table_, i);
+    schedule_.arm(table_, i, policy_.offline_at(s.state, s.last_seen));
     ++online_;
     const auto wall = stamp_transition(i, now);
     if (sink_) {
