@@ -36,7 +36,7 @@ run() { "$bin/load_harness" --victims 10 --warmup-s 5 --window-s 10 --json "$out
 : >"$out/load.md"
 # Three runs of the two loads the floor targets are judged at (medians in
 # docs/PERFORMANCE.md), every kind in each run.
-kinds=heartbeat,heartbeat+batched,floor,floor+batched,baseline,zmq
+kinds=heartbeat,heartbeat+io-context+single-threaded,heartbeat+io-context+single-threaded+batched,floor,floor+batched,baseline,zmq
 for seed in 1 2 3; do
     run --connections 9000 --interval-ms 1000 --kinds "$kinds" --seed "$seed"
     run --connections 2000 --interval-ms 100 --kinds "$kinds" --seed "$seed"
