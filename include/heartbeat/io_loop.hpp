@@ -26,8 +26,10 @@ struct batching_options {
 /// Runs `io` as `io.run()` does, until it is stopped or runs out of work,
 /// but in bursts: it waits for something to do, does everything that is
 /// ready, then sleeps out the rest of `opts.period` before it looks again.
-/// For a thread that runs nothing else; call it from each thread that would
-/// call `io.run()`. Returns the number of handlers run.
+/// For a thread that runs nothing else. It batches what one thread runs:
+/// called from several threads, one sleeps while another takes what became
+/// ready, so it is meant for a context run by one thread (or one per
+/// shard). Returns the number of handlers run.
 inline std::size_t run_batched(net::io_context& io, const batching_options& opts = {})
 {
     if (opts.period <= std::chrono::microseconds::zero())

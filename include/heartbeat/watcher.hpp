@@ -173,7 +173,10 @@ public:
         /// single thread (the watcher cannot tell). On a stream socket the
         /// read of each beat then completes straight on that thread instead
         /// of through the strand, which saves a lock and a queue hop per
-        /// beat. Wrong, and a data race, if more threads run the context.
+        /// beat. Callbacks reached from such a read (on_message, the events
+        /// a beat raises) then run on that thread outside the strand
+        /// (`get_executor().running_in_this_thread()` is false there).
+        /// Wrong, and a data race, if more threads run the context.
         bool single_threaded = false;
         /// Frames a peer may send per second, on average (a token bucket
         /// holding `max_frame_burst`); a peer that sends faster is refused
@@ -392,14 +395,15 @@ public:
     void accept_from(Acceptor& acceptor, Args&&... args)
     {
         // Sockets are accepted onto the acceptor's executor, or onto the
-        // watcher's when only such a socket makes a Stream (`tcp_socket`
-        // from a `tcp::acceptor`).
+        // watcher's when the Stream's executor type cannot hold the
+        // acceptor's (`tcp_socket`, or a TLS stream over one, from a
+        // `tcp::acceptor`).
         using acceptor_socket = typename Acceptor::protocol_type::socket::template rebind_executor<
             typename Acceptor::executor_type>::other;
         using stream_socket = typename Acceptor::protocol_type::socket::template rebind_executor<
             typename Stream::executor_type>::other;
         constexpr bool on_acceptor_executor =
-            std::is_constructible_v<Stream, acceptor_socket&&, std::add_lvalue_reference_t<Args>...>;
+            std::is_convertible_v<typename Acceptor::executor_type, typename Stream::executor_type>;
         using socket_type = std::conditional_t<on_acceptor_executor, acceptor_socket, stream_socket>;
         constexpr bool can_build = std::is_constructible_v<Stream, socket_type&&, std::add_lvalue_reference_t<Args>...>;
         static_assert(can_build,

@@ -2,8 +2,8 @@
 // harness to measure the watcher against (`peer server --kind floor`).
 //
 // One thread, one epoll set (level-triggered), non-blocking sockets, one
-// recv and one send per beat, the last-seen times in a flat array indexed
-// by descriptor, and a sweep only when the earliest deadline is due (the
+// recv and one send per beat, the last-seen times in a table indexed by
+// descriptor, and a sweep only when the earliest deadline is due (the
 // epoll timeout is the time to it). It speaks just enough of the protocol
 // (HELLO -> WELCOME version 1, BEAT -> ECHO) for the same clients to drive
 // it; it checks nothing the watcher checks (no authentication, no rate

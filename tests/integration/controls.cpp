@@ -253,10 +253,14 @@ TEST_CASE("controls: frames sent behind the HELLO wait out an asynchronous authe
     bytes.insert(bytes.end(), beat.begin(), beat.end());
     patient.send(bytes); // one write: the HELLO and what follows it arrive together
 
-    // Meanwhile another peer keeps the shared buffer busy.
-    client other(srv, "busy");
-    other.run();
+    // Meanwhile another peer's bytes (more than the patient one sent)
+    // pass through the shared buffer.
+    raw_peer busy;
+    busy.connect(srv.endpoint());
+    busy.send_hello("busy", 50, std::string(200, 'c'));
     REQUIRE(srv.rec.wait_for("busy", true));
+    for (std::uint32_t seq = 1; seq <= 3; ++seq)
+        busy.send_beat(seq);
 
     const auto welcome = patient.read_frame();
     REQUIRE(welcome);

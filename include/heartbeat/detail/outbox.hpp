@@ -80,17 +80,18 @@ public:
             if (ec != net::error::would_block && (ec || written == net::buffer_size(buffers)))
                 return completed(ec);
             // The rest, when the socket takes it (rare: a full send buffer).
-            rest_.clear();
+            // async_write keeps its own copy of the buffer sequence.
+            std::vector<net::const_buffer> rest;
             std::size_t skip = ec ? 0 : written;
             for (const auto& b : buffers) {
                 if (skip >= b.size()) {
                     skip -= b.size();
                     continue;
                 }
-                rest_.push_back(b + skip);
+                rest.push_back(b + skip);
                 skip = 0;
             }
-            net::async_write(stream, rest_, std::forward<Handler>(handler));
+            net::async_write(stream, std::move(rest), std::forward<Handler>(handler));
             return std::nullopt;
         }
         else {
@@ -116,7 +117,6 @@ public:
 
 private:
     send_queue q_;
-    std::vector<net::const_buffer> rest_; // what start_now() could not write at once
     bool closing_ = false;
 };
 

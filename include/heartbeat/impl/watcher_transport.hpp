@@ -117,6 +117,10 @@ template <class Stream, class Key, class Policy>
 void watcher<Stream, Key, Policy>::impl::read(const session_ptr& s)
 {
     if constexpr (reads_on_readiness) {
+        // The machine asks for more only once it has consumed what it was
+        // fed: bytes it held across an authenticator's wait can go.
+        if (!s->read_buffer.empty())
+            std::vector<std::uint8_t>().swap(s->read_buffer);
         if (s->in_read_loop) {
             s->wants_read = true; // read_ready() reads on
             return;
@@ -170,7 +174,12 @@ void watcher<Stream, Key, Policy>::impl::read_ready(const session_ptr& s, const 
             return;
         }
         s->in_read_loop = true;
-        for (;;) {
+        // At most this many full reads per wake-up, so that a peer that
+        // sends faster than it is served cannot keep the others (and the
+        // timers) waiting: after them the session queues up behind them.
+        constexpr int max_reads = 4;
+        bool yielded = false;
+        for (int reads = 1;; ++reads) {
             s->wants_read = false;
             error_code rec;
             const std::size_t n = s->stream.read_some(net::buffer(read_buffer), rec);
@@ -195,10 +204,21 @@ void watcher<Stream, Key, Policy>::impl::read_ready(const session_ptr& s, const 
             }
             if (n < read_buffer.size())
                 break;
+            if (reads == max_reads) {
+                yielded = true;
+                break;
+            }
         }
         s->in_read_loop = false;
         if (!s->wants_read || s->machine.closed())
             return;
+        if (yielded) { // more may wait: look again after what is queued
+            net::post(strand, [s] {
+                if (auto o = s->owner.lock())
+                    o->read_ready(s, {});
+            });
+            return;
+        }
         auto readable = [s](const error_code& wec) {
             if (auto o = s->owner.lock())
                 o->read_ready(s, wec);
@@ -238,15 +258,22 @@ void watcher<Stream, Key, Policy>::impl::arm(const session_ptr& s, time_point at
 template <class Stream, class Key, class Policy>
 void watcher<Stream, Key, Policy>::impl::flush(const session_ptr& s)
 {
-    if (!s->stream_open || !s->out.ready())
-        return;
-    const auto now = s->out.start_now(s->stream, net::bind_executor(strand, [s](const error_code& ec, std::size_t) {
-        const auto next = s->out.completed(ec);
-        if (auto o = s->owner.lock())
-            o->written(s, next);
-    }));
-    if (now)
-        written(s, *now);
+    // A loop, not a recursion through written(): a long queue the socket
+    // takes at once is many writes in a row.
+    while (s->stream_open && s->out.ready()) {
+        const auto now =
+            s->out.start_now(s->stream, net::bind_executor(strand, [s](const error_code& ec, std::size_t) {
+                const auto next = s->out.completed(ec);
+                if (auto o = s->owner.lock())
+                    o->written(s, next);
+            }));
+        if (!now)
+            return; // the rest is being written asynchronously
+        if (*now != detail::outbox::outcome::more) {
+            written(s, *now);
+            return;
+        }
+    }
 }
 
 template <class Stream, class Key, class Policy>
