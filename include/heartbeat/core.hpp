@@ -7,6 +7,7 @@
 // needs no Asio; include it alone where a program has its own event loop.
 #include <heartbeat/core/events.hpp>
 #include <heartbeat/core/fixed_misses.hpp>
+#include <heartbeat/core/load_governor.hpp>
 #include <heartbeat/core/phi_accrual.hpp>
 #include <heartbeat/core/policy_traits.hpp>
 #include <heartbeat/core/registry.hpp>

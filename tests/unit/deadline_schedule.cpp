@@ -40,7 +40,7 @@ void beat(schedule& sched, std::vector<fake_slot>& slots, std::uint32_t i, time_
 std::vector<std::uint32_t> due_order(schedule& sched, std::vector<fake_slot>& slots, time_point now)
 {
     std::vector<std::uint32_t> order;
-    sched.pop_due(slots, now, 0s, 0s, deadline_of, [&](std::uint32_t i) {
+    sched.pop_due(slots, now, {}, deadline_of, [&](std::uint32_t i) {
         slots[i].status = peer_status::offline;
         order.push_back(i);
     });

@@ -125,3 +125,75 @@ TEST_CASE("pause guard: a genuinely dead peer still goes offline after the grace
     reg.expire(at(10s + 250ms));  // 50 ms late: punctual, so it expires
     CHECK(log.take() == std::vector{log_type::offline(1, offline_reason::timeout, at(10s + 250ms))});
 }
+
+namespace {
+registry::options lag_opts(test_clock::duration lag_threshold)
+{
+    registry::options o = opts(1s, 1s);
+    o.lag_threshold = lag_threshold;
+    return o;
+}
+} // namespace
+
+TEST_CASE("lag guard: a sweep later than the lag threshold gives the due peers its lateness again, once",
+          "[registry][pause][lag]")
+{
+    log_type log;
+    registry reg(lag_opts(10ms), log.sink());
+    reg.touch(1, at(0ms));
+    reg.touch(2, at(0ms));
+    log.take();
+
+    // Both are due at 300 ms + 1 ns; the sweep runs 40 ms late.
+    CHECK(reg.expire(at(340ms + 1ns)) == at(380ms + 2ns));
+    CHECK(log.events.empty());
+    CHECK(reg.last_lateness() == 40ms);
+    CHECK(reg.pause_deferrals() == 2);
+
+    // Peer 1's beat was waiting unread; peer 2 is really silent.
+    reg.touch(1, at(345ms));
+    reg.expire(at(380ms + 1ns));
+    CHECK(log.events.empty());
+    // Late again at the end of the deferral: peer 2 is not deferred twice.
+    reg.expire(at(420ms));
+    CHECK(log.take() == std::vector{log_type::offline(2, offline_reason::timeout, at(420ms))});
+    CHECK(reg.pause_deferrals() == 2);
+    CHECK(reg.is_online(1));
+    // Peer 1 falls due 300 ms after its last beat; a punctual sweep then.
+    reg.expire(at(645ms + 1ns));
+    CHECK(log.take() == std::vector{log_type::offline(1, offline_reason::timeout, at(645ms + 1ns))});
+    CHECK(reg.last_lateness() == 0ms);
+}
+
+TEST_CASE("lag guard: lateness up to the lag threshold defers nothing; the grace caps the deferral",
+          "[registry][pause][lag]")
+{
+    log_type log;
+    auto o = lag_opts(10ms);
+    o.pause_grace = 25ms;
+    registry reg(o, log.sink());
+    reg.touch(1, at(0ms));
+    reg.touch(2, at(50ms));
+    log.take();
+
+    reg.expire(at(310ms + 1ns)); // exactly 10 ms late: punctual
+    CHECK(log.take() == std::vector{log_type::offline(1, offline_reason::timeout, at(310ms + 1ns))});
+    CHECK(reg.last_lateness() == 10ms);
+    CHECK(reg.pause_deferrals() == 0);
+
+    // Peer 2, due at 350 ms + 1 ns, swept 600 ms late (short of the 1 s
+    // pause): deferred by the grace, 25 ms, not by the lateness.
+    CHECK(reg.expire(at(950ms + 1ns)) == at(975ms + 2ns));
+    CHECK(log.events.empty());
+}
+
+TEST_CASE("lag guard: off by default in the registry", "[registry][pause][lag]")
+{
+    log_type log;
+    registry reg(opts(1s, 1s), log.sink());
+    reg.touch(1, at(0ms));
+    log.take();
+    reg.expire(at(500ms));
+    CHECK(log.take() == std::vector{log_type::offline(1, offline_reason::timeout, at(500ms))});
+    CHECK(reg.last_lateness() == 200ms - 1ns);
+}

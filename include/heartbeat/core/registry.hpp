@@ -54,7 +54,10 @@ namespace heartbeat {
 /// `options::pause_threshold` after the earliest deadline it was due to
 /// handle, the registry treats it as a local pause: every peer that falls
 /// due in that call is given until `now + options::pause_grace` instead,
-/// so the beats waiting in socket buffers can be read first.
+/// so the beats waiting in socket buffers can be read first. The same guard
+/// covers a process that is merely behind: with `options::lag_threshold`
+/// set, an `expire` later than that gives the peers due in it their
+/// lateness again (once), as beats that came within it may be unread.
 ///
 /// @par Re-entrancy
 /// The event sink runs synchronously, after the registry's state reflects
@@ -259,8 +262,14 @@ public:
     std::size_t online_count() const noexcept { return online_; }
     std::size_t offline_count() const noexcept { return table_.size() - online_; }
 
-    /// How often the local-pause guard deferred a deadline.
+    /// How often the local-pause guard deferred a deadline (a pause, or a
+    /// lag past `options::lag_threshold`).
     std::uint64_t pause_deferrals() const noexcept { return schedule_.pause_deferrals(); }
+
+    /// How late the last `expire` ran: its `now` minus the earliest deadline
+    /// it had to handle; zero if nothing was due. A sweeper armed for the
+    /// next deadline so measures its own event loop's lag.
+    duration last_lateness() const noexcept { return schedule_.last_lateness(); }
 
     /// Entries in the deadline heap, live (one per online peer) and dead
     /// (see options::compaction_slack): for memory accounting.

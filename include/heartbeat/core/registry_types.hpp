@@ -48,6 +48,14 @@ struct registry_options {
     typename Clock::duration pause_threshold = std::chrono::seconds(1);
     /// How long peers that fell due during a pause get to show life.
     typename Clock::duration pause_grace = std::chrono::seconds(1);
+    /// How late `expire` may run past a deadline, short of a pause, before
+    /// the registry counts itself behind (an event loop with more work than
+    /// it keeps up with): the peers due in such a call get that lateness
+    /// again, at most `pause_grace`, to show life, once per deadline, as
+    /// their beats may wait unread. Detection is then late by up to about
+    /// twice the lag, instead of healthy peers dropped. Zero (the default
+    /// here; the watcher sets it) disables the rule.
+    typename Clock::duration lag_threshold = Clock::duration::zero();
     /// The most peers tracked at once; zero means no limit. A touch of
     /// a new key beyond it is refused (an invalid handle is returned).
     std::size_t max_peers = 0;

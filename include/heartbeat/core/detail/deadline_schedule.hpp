@@ -40,6 +40,8 @@ class deadline_schedule {
     using entry = typename queue_type::entry;
 
 public:
+    using duration = typename TimePoint::duration;
+
     /// `last_issued` is the stamp to count up from; tests start near the
     /// end to exercise the renumbering.
     explicit deadline_schedule(std::uint32_t last_issued = 0) noexcept : stamp_(last_issued) {}
@@ -103,25 +105,44 @@ public:
         return queue_.top().deadline;
     }
 
+    /// How a late `pop_due` treats the peers that fell due while it was
+    /// late (the local-pause guard). A zero threshold disables its rule.
+    struct lateness_guard {
+        duration pause_threshold{}; ///< later than this: a pause, due peers get `pause_grace`
+        duration pause_grace{};
+        duration lag_threshold{};   ///< later than this, short of a pause: due peers get the lateness again
+    };
+
     /// Takes out every entry due at or before `now`, re-arming those whose
     /// peer beat since, and calls `on_due(slot_number)` for each peer whose
     /// real deadline passed, earliest first, its live entry already gone.
-    /// If `now` is more than `pause_threshold` (when above zero) past the
-    /// earliest due deadline, this process was paused: every peer due is
-    /// given until `now + pause_grace` inclusive instead, and none is
-    /// passed to `on_due`.
+    ///
+    /// The call's lateness is `now` minus the earliest due deadline. If it
+    /// is more than `guard.pause_threshold`, this process was paused: every
+    /// peer due is given until `now + pause_grace` inclusive instead, and
+    /// none is passed to `on_due`. If it is only more than
+    /// `guard.lag_threshold`, this process is behind (a busy event loop):
+    /// beats that came within the lateness may still wait unread, so every
+    /// peer due is given until `now + min(lateness, pause_grace)`, once: a
+    /// peer the lag rule deferred that is still silent when the deferral
+    /// ends is passed to `on_due` unless that call is a pause too. (Under a
+    /// lasting lag, detection is late by the lag, never indefinitely.)
     ///
     /// `on_due` may arm, add and remove peers: nothing is held across it.
-    template <class Slots, class Duration, class DeadlineOf, class OnDue>
-    void pop_due(Slots& slots, TimePoint now, Duration pause_threshold,
-                 Duration pause_grace, DeadlineOf&& deadline_of, OnDue&& on_due)
+    template <class Slots, class DeadlineOf, class OnDue>
+    void pop_due(Slots& slots, TimePoint now, const lateness_guard& guard, DeadlineOf&& deadline_of,
+                 OnDue&& on_due)
     {
         drop_dead_top(slots);
-        const bool paused = !queue_.empty() && queue_.top().deadline <= now
-                            && pause_threshold > Duration::zero()
-                            && now - queue_.top().deadline > pause_threshold;
-        // Online through now + grace inclusive, like any other deadline.
-        const TimePoint resume_by = now + pause_grace + Duration(1);
+        last_lateness_ = {};
+        if (queue_.empty() || now < queue_.top().deadline)
+            return;
+        const auto late = now - queue_.top().deadline;
+        last_lateness_ = late;
+        const bool paused = guard.pause_threshold > duration::zero() && late > guard.pause_threshold;
+        const bool behind = !paused && guard.lag_threshold > duration::zero() && late > guard.lag_threshold;
+        // Online through the deferral's end inclusive, like any other deadline.
+        const TimePoint resume_by = now + (paused ? guard.pause_grace : std::min(late, guard.pause_grace)) + duration(1);
 
         while (!queue_.empty() && queue_.top().deadline <= now) {
             const auto e = queue_.pop();
@@ -132,7 +153,7 @@ public:
                 arm(slots, e.slot, real); // stale: the peer beat since this was armed
                 continue;
             }
-            if (paused) {
+            if (paused || (behind && !s.deferred)) {
                 s.deferred = true;
                 arm(slots, e.slot, resume_by);
                 ++pause_deferrals_;
@@ -143,6 +164,9 @@ public:
             on_due(e.slot);
         }
     }
+
+    /// The last `pop_due`'s lateness: zero if nothing was due.
+    duration last_lateness() const noexcept { return last_lateness_; }
 
     /// Entries in the heap, live and dead.
     std::size_t size() const noexcept { return queue_.size(); }
@@ -240,6 +264,7 @@ private:
     queue_type queue_;
     std::uint32_t stamp_;
     std::uint64_t pause_deferrals_ = 0;
+    duration last_lateness_{};
 };
 
 } // namespace heartbeat::detail

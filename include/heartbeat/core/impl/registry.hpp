@@ -109,7 +109,7 @@ auto registry<Key, Clock, Policy, Hash, KeyEqual>::expire(time_point now)
         ~reset_flag() { flag = false; }
     } reset{expiring_};
 
-    schedule_.pop_due(table_, now, opts_.pause_threshold, opts_.pause_grace, deadline_of(),
+    schedule_.pop_due(table_, now, {opts_.pause_threshold, opts_.pause_grace, opts_.lag_threshold}, deadline_of(),
                       [&](std::uint32_t i) {
                           slot& s = table_[i];
                           s.status = peer_status::offline;

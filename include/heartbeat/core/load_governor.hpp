@@ -1,0 +1,143 @@
+// Copyright (c) 2026 The heartbeat authors. Distributed under the Boost
+// Software License, Version 1.0 (see LICENSE).
+#ifndef HEARTBEAT_CORE_LOAD_GOVERNOR_HPP
+#define HEARTBEAT_CORE_LOAD_GOVERNOR_HPP
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <stdexcept>
+
+namespace heartbeat {
+
+/// Decides how hard a server may let its peers beat, from how late its own
+/// sweeps run: the server's local health, as HashiCorp's Lifeguard keeps
+/// it, turned into a slowdown factor and an admission verdict.
+///
+/// A server with more beats than it carries falls behind: its sweeper runs
+/// late, beats wait unread, and a server that then blames its peers drops
+/// healthy ones, which reconnect and make the overload worse. The governor
+/// sees the lag (each sweep's lateness, `registry::last_lateness`) and
+/// answers with
+/// - `slowdown()`: 1, 2, 4, ... up to `options::max_slowdown`, the factor
+///   by which the server should stretch its peers' intervals (protocol
+///   version 2's renegotiation), doubled while the smoothed lag stays above
+///   `options::overload_lag` (at most once per `options::settle`), halved
+///   after `options::calm` of lag below a quarter of it;
+/// - `overloaded()`: the smoothed lag is above `options::overload_lag`, so
+///   the server should refuse newcomers (server_full with a retry-after)
+///   rather than take on more than it carries.
+///
+/// The lag is smoothed exponentially with time constant
+/// `options::smoothing`, so that one late sweep (a burst of handshakes, a
+/// page fault) does not slow every peer down.
+///
+/// Sans-I/O: it reads no clock and owns no timer; tests drive it on a manual
+/// clock. Not thread-safe: the watcher uses it on its strand.
+template <class Clock = std::chrono::steady_clock>
+class load_governor {
+public:
+    using clock_type = Clock;
+    using duration = typename Clock::duration;
+    using time_point = typename Clock::time_point;
+
+    struct options {
+        /// Smoothed lag above which the server counts itself overloaded.
+        duration overload_lag = std::chrono::milliseconds(25);
+        /// The most the peers' intervals are stretched; 1 never slows
+        /// them down (admission is still refused while overloaded).
+        unsigned max_slowdown = 4;
+        /// After a change, the least time before the next step up: the new
+        /// terms need a beat or two to lower the load.
+        duration settle = std::chrono::seconds(1);
+        /// How long the lag must stay below overload_lag / 4 before the
+        /// slowdown is halved.
+        duration calm = std::chrono::seconds(10);
+        /// Time constant of the lag's exponential smoothing.
+        duration smoothing = std::chrono::milliseconds(250);
+    };
+
+    load_governor() : load_governor(options{}) {}
+
+    /// @throws std::invalid_argument for max_slowdown 0, a negative
+    /// overload_lag, settle or calm, or a smoothing that is not positive.
+    explicit load_governor(const options& o) : opts_(o)
+    {
+        if (o.max_slowdown == 0 || o.overload_lag < duration::zero() || o.settle < duration::zero()
+            || o.calm < duration::zero() || o.smoothing <= duration::zero())
+            throw std::invalid_argument("heartbeat: load_governor needs max_slowdown >= 1, "
+                                        "non-negative lags and periods, smoothing > 0");
+    }
+
+    const options& settings() const noexcept { return opts_; }
+
+    /// One sweep ran `lateness` late at `now` (zero: on time).
+    /// @returns true if `slowdown()` changed.
+    bool sample(time_point now, duration lateness)
+    {
+        const double late_us = std::max(0.0, to_us(lateness));
+        if (!started_) {
+            started_ = true;
+            lag_us_ = late_us;
+            last_change_ = now;
+        }
+        else {
+            const double dt = std::max(0.0, to_us(now - last_sample_));
+            const double keep = std::exp(-dt / to_us(opts_.smoothing));
+            lag_us_ = keep * lag_us_ + (1.0 - keep) * late_us;
+        }
+        last_sample_ = now;
+
+        const double limit = to_us(opts_.overload_lag);
+        if (lag_us_ > limit) {
+            calm_since_.reset();
+            if (slowdown_ < opts_.max_slowdown && now - last_change_ >= opts_.settle) {
+                slowdown_ = std::min(opts_.max_slowdown, slowdown_ * 2);
+                last_change_ = now;
+                return true;
+            }
+            return false;
+        }
+        if (lag_us_ > limit / 4) {
+            calm_since_.reset();
+            return false;
+        }
+        if (!calm_since_)
+            calm_since_ = now;
+        if (slowdown_ > 1 && now - *calm_since_ >= opts_.calm && now - last_change_ >= opts_.calm) {
+            slowdown_ = std::max(1u, slowdown_ / 2);
+            last_change_ = now;
+            calm_since_ = now;
+            return true;
+        }
+        return false;
+    }
+
+    /// The factor to stretch the peers' intervals by: 1 while healthy.
+    unsigned slowdown() const noexcept { return slowdown_; }
+
+    /// The smoothed lag is above `options::overload_lag`: refuse newcomers.
+    bool overloaded() const noexcept { return lag_us_ > to_us(opts_.overload_lag); }
+
+    /// The smoothed lag.
+    duration lag() const noexcept
+    {
+        return std::chrono::duration_cast<duration>(std::chrono::duration<double, std::micro>(lag_us_));
+    }
+
+private:
+    static double to_us(duration d) noexcept { return std::chrono::duration<double, std::micro>(d).count(); }
+
+    options opts_;
+    bool started_ = false;
+    double lag_us_ = 0;
+    time_point last_sample_{};
+    time_point last_change_{};
+    std::optional<time_point> calm_since_;
+    unsigned slowdown_ = 1;
+};
+
+} // namespace heartbeat
+
+#endif
