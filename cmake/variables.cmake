@@ -31,6 +31,13 @@ set_property(CACHE HEARTBEAT_WITH_TLS PROPERTY STRINGS AUTO ON OFF)
 set(HEARTBEAT_WITH_WEBSOCKET AUTO CACHE STRING
     "Build heartbeat::websocket (browsers; needs Boost.Beast, so HEARTBEAT_USE_BOOST_ASIO=ON): AUTO, ON or OFF")
 set_property(CACHE HEARTBEAT_WITH_WEBSOCKET PROPERTY STRINGS AUTO ON OFF)
+# Which tests a build makes: "all"; "sanitized" (no compile-only header
+# checks: the asan and tsan presets, where they find nothing new); "boost"
+# (only what differs under Boost.Asio: the header checks, heartbeat::websocket
+# and its browser and JavaScript tests, cluster presence, the consumers:
+# the boost preset, after the standalone builds ran everything else).
+set(HEARTBEAT_TEST_SET all CACHE STRING "Which tests to build: all, sanitized or boost")
+set_property(CACHE HEARTBEAT_TEST_SET PROPERTY STRINGS all sanitized boost)
 option(HEARTBEAT_BUILD_FUZZERS "Build the libFuzzer targets (clang)" OFF)
 option(HEARTBEAT_WARNINGS_AS_ERRORS "Treat warnings in heartbeat's own targets as errors" OFF)
 

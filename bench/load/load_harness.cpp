@@ -7,14 +7,16 @@
 //   load_harness [--kinds heartbeat,floor,baseline,zmq,websocket-ping,...] [--base baseline]
 //                [--connections 9000] [--interval-ms 1000] [--misses 3]
 //                [--warmup-s 5] [--window-s 10] [--victims 10] [--seed 1]
-//                [--batch-us 2000] [--peer PATH] [--json results.jsonl]
+//                [--batch-us 2000] [--clients-per-process 9000] [--peer PATH] [--json results.jsonl]
 //
 // The floor (tests/faults/floor_server.hpp) is the least a TCP heartbeat
 // server can cost: every run that has it prints each kind's CPU per beat
 // as a ratio to it. A kind may carry modifiers: `+batched` batches the
 // server's wake-ups (heartbeat, floor: at most one per --batch-us),
 // `+io-context` runs the watcher on heartbeat::tcp_socket,
-// `+single-threaded` sets its single_threaded option.
+// `+single-threaded` sets its single_threaded option, `+no-governor`
+// runs server and clients without the overload rules (lag guards,
+// slowdown, refusals, spread retry-after): the behaviour before them.
 //
 // For each kind, in the same run: server CPU seconds per second (user+sys
 // from /proc over the steady window), the clients' too, server RSS at the
@@ -68,6 +70,7 @@ struct settings {
     long victims = 10;
     unsigned seed = 1;
     long batch_us = 2000; // the +batched kinds' wake-up period
+    long per_process = 9000; // TCP clients per client process (ZeroMQ: at most 2,000)
     std::string peer = HEARTBEAT_PEER; // the TCP kinds' program (another build's, to compare two)
     std::string json;
 };
@@ -83,7 +86,17 @@ struct result {
     double frames_per_s = 0; // beats per second (see the top of this file)
     long healthy_dropped = 0;
     long undetected = 0; // victims never reported offline within N*I + 10 s
+    long unconnected = 0; // victims the server did not take within 30 s (left out of the timings)
     long early = 0;      // victims reported offline before their SIGSTOP (also counted as healthy dropped)
+    // The watcher's overload figures (its stats lines), when it prints them.
+    bool has_overload_figures = false;
+    double online_min_pct = 0;   // the fewest peers online in a stats line after the warm-up, % of connections
+    double slowdown_max = 1;     // the most the watcher stretched the intervals
+    double lag_max_ms = 0;       // its smoothed lag at the worst
+    long refused = 0;            // connections refused (server_full while overloaded, among others)
+    long deferrals = 0;          // deadlines its pause and lag guards deferred
+    long over_stretched_budget = 0; // victims detected later than N x I x slowdown + 50 ms after their last beat
+    std::vector<std::pair<long long, long long>> victim_offline; // (offline at, last seen), ns
     std::vector<double> from_last_seen_ms; // offline.at - last_seen
     std::vector<double> from_stop_ms;      // offline.at - SIGSTOP
 };
@@ -205,6 +218,8 @@ std::vector<std::string> client_argv(const settings& cfg, const std::string& kin
     std::vector<std::string> argv = {program(cfg, kind), "clients", "--port", port, "--id", id, "--count",
                                      std::to_string(count), "--interval-ms", std::to_string(cfg.interval_ms),
                                      "--misses", std::to_string(cfg.misses), "--quiet", "1"};
+    if (has_modifier(kind, "no-governor"))
+        argv.insert(argv.end(), {"--overload", "0"});
     if (websocket_kind(kind)) {
         argv.insert(argv.end(), {"--kind", "websocket"});
         if (stats) // the clients count the pings they answer
@@ -235,6 +250,8 @@ result run_kind(const settings& cfg, const std::string& kind)
         server_argv.insert(server_argv.end(), {"--socket", "io-context"});
     if (has_modifier(kind, "single-threaded"))
         server_argv.insert(server_argv.end(), {"--single-threaded", "1"});
+    if (has_modifier(kind, "no-governor"))
+        server_argv.insert(server_argv.end(), {"--overload", "0"});
     child_process server(server_argv);
     const auto ready = server.wait_for("ready", 10s);
     if (!ready) {
@@ -243,11 +260,13 @@ result run_kind(const settings& cfg, const std::string& kind)
     }
     const std::string port = fields(*ready).at(1);
 
-    // At most 9,000 connections per client process (the open-file limit).
+    // At most --clients-per-process connections per client process (9,000
+    // by default and at most: the open-file limit; fewer spread the clients'
+    // own work over the cores, so that they outpace the server).
     // ZeroMQ clients: at most 2,000, each process with two I/O threads
     // (zmq_peer's default), so that the clients are not what limits the
     // server.
-    const long per_process = kind == "zmq" ? 2000 : 9000;
+    const long per_process = kind == "zmq" ? std::min(2000L, cfg.per_process) : cfg.per_process;
     std::vector<std::unique_ptr<child_process>> clients;
     for (long done = 0, j = 0; done < cfg.connections; ++j) {
         const long n = std::min(per_process, cfg.connections - done);
@@ -283,6 +302,7 @@ result run_kind(const settings& cfg, const std::string& kind)
     };
 
     std::this_thread::sleep_for(std::chrono::seconds(cfg.warmup_s));
+    const long long measured_from = now_ns();
     std::vector<std::optional<count_at>> beats0;
     for (const auto* c : counters)
         beats0.push_back(last_stats(*c));
@@ -305,13 +325,15 @@ result run_kind(const settings& cfg, const std::string& kind)
     std::uniform_int_distribution<long> phase(0, cfg.interval_ms - 1);
     std::vector<std::unique_ptr<child_process>> victims;
     std::vector<long long> stopped_at;
+    std::vector<bool> connected;
     for (long v = 0; v < cfg.victims; ++v) {
         victims.push_back(
             std::make_unique<child_process>(client_argv(cfg, kind, port, "victim" + std::to_string(v), 1, false)));
-        if (!victims.back()->wait_for("all-connected", 30s)) {
-            r.failure = "victim did not connect";
-            return r;
-        }
+        // A victim the server does not take within 30 s (a reconnection
+        // storm, a server refusing newcomers) is left out of the timings.
+        const bool taken = victims.back()->wait_for("all-connected", 30s).has_value();
+        r.unconnected += taken ? 0 : 1;
+        connected.push_back(taken);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2 * cfg.interval_ms));
     for (auto& v : victims) {
@@ -322,6 +344,8 @@ result run_kind(const settings& cfg, const std::string& kind)
     // Every victim has until N*I + 10 s after the last stop, all told.
     const auto deadline = steady::now() + std::chrono::milliseconds(cfg.interval_ms * cfg.misses) + 10s;
     for (long v = 0; v < cfg.victims; ++v) {
+        if (!connected[static_cast<std::size_t>(v)])
+            continue;
         const auto left = std::max<steady::duration>(deadline - steady::now(), 0s);
         // An offline logged before the stop dropped a healthy peer: it is
         // no detection, and the victim's next offline is the one to time.
@@ -337,9 +361,48 @@ result run_kind(const settings& cfg, const std::string& kind)
         const auto f = fields(*off);
         const long long at = std::stoll(f.at(3));
         const long long last_seen = std::stoll(f.at(4));
-        if (last_seen != 0) // ZeroMQ does not tell
+        if (last_seen != 0) { // ZeroMQ does not tell
             r.from_last_seen_ms.push_back(static_cast<double>(at - last_seen) / 1e6);
+            r.victim_offline.emplace_back(at, last_seen);
+        }
         r.from_stop_ms.push_back(static_cast<double>(at - stopped_at[static_cast<std::size_t>(v)]) / 1e6);
+    }
+    // The overload figures: stats lines with the watcher's extra fields.
+    struct overload_sample {
+        long long t;
+        double slowdown;
+    };
+    std::vector<overload_sample> slowdowns;
+    for (const auto& l : server.lines()) {
+        if (!starts_with(l, "stats"))
+            continue;
+        const auto f = fields(l);
+        if (f.size() < 8)
+            continue;
+        r.has_overload_figures = true;
+        const long long t = std::stoll(f.at(2));
+        const double slowdown = std::stod(f.at(4));
+        slowdowns.push_back({t, slowdown});
+        r.slowdown_max = std::max(r.slowdown_max, slowdown);
+        r.lag_max_ms = std::max(r.lag_max_ms, std::stod(f.at(5)) / 1e3);
+        r.refused = std::stol(f.at(6));
+        r.deferrals = std::stol(f.at(7));
+        if (t >= measured_from) {
+            const double pct = 100.0 * std::stod(f.at(3)) / static_cast<double>(cfg.connections);
+            r.online_min_pct = r.online_min_pct == 0 ? pct : std::min(r.online_min_pct, pct);
+        }
+    }
+    // A victim's budget: N x the interval it was held to (the slowdown in
+    // force when it went offline) + 50 ms.
+    for (std::size_t v = 0; v < r.victim_offline.size(); ++v) {
+        const auto [at, last_seen] = r.victim_offline[v];
+        double factor = 1;
+        for (const auto& s : slowdowns)
+            if (s.t <= at)
+                factor = s.slowdown;
+        const double budget_ms = static_cast<double>(cfg.misses * cfg.interval_ms) * factor + 50.0;
+        if (static_cast<double>(at - last_seen) / 1e6 > budget_ms)
+            ++r.over_stretched_budget;
     }
     for (const auto& l : server.lines()) {
         if (!starts_with(l, "offline"))
@@ -381,6 +444,7 @@ int main(int argc, char** argv)
         else if (k == "--victims") cfg.victims = std::stol(v);
         else if (k == "--seed") cfg.seed = static_cast<unsigned>(std::stoul(v));
         else if (k == "--batch-us") cfg.batch_us = std::stol(v);
+        else if (k == "--clients-per-process") cfg.per_process = std::max(1L, std::min(9000L, std::stol(v)));
         else if (k == "--peer") cfg.peer = v;
         else if (k == "--json") cfg.json = v;
         else {
@@ -439,9 +503,12 @@ int main(int argc, char** argv)
         std::string dropped = std::to_string(r.healthy_dropped);
         if (r.early > 0)
             dropped += " (" + std::to_string(r.early) + " victims before their stop)";
-        std::printf("| %s | %.4f | %.1f | %.0f | %s | %s | %.4f | %s | %ld of %ld | %s | %s | %s | %s | %s |\n",
+        std::string undetected = std::to_string(r.undetected) + " of " + std::to_string(cfg.victims);
+        if (r.unconnected > 0)
+            undetected += " (" + std::to_string(r.unconnected) + " never connected)";
+        std::printf("| %s | %.4f | %.1f | %.0f | %s | %s | %.4f | %s | %s | %s | %s | %s | %s | %s |\n",
                     r.kind.c_str(), r.cpu_per_s, r.rss_mib, r.frames_per_s, per_beat, per_beat_ratio(r, floor).c_str(),
-                    r.clients_cpu_per_s, dropped.c_str(), r.undetected, cfg.victims, percentiles(a).c_str(),
+                    r.clients_cpu_per_s, dropped.c_str(), undetected.c_str(), percentiles(a).c_str(),
                     percentiles(s).c_str(), ratio_cpu, per_beat_ratio(r, base).c_str(), ratio_rss);
         if (json) {
             json << "{\"kind\":\"" << r.kind << "\",\"connections\":" << cfg.connections
@@ -449,7 +516,10 @@ int main(int argc, char** argv)
                  << ",\"cpu_per_s\":" << r.cpu_per_s << ",\"clients_cpu_per_s\":" << r.clients_cpu_per_s
                  << ",\"rss_mib\":" << r.rss_mib
                  << ",\"frames_per_s\":" << r.frames_per_s << ",\"healthy_dropped\":" << r.healthy_dropped
-                 << ",\"undetected\":" << r.undetected << ",\"early\":" << r.early << ",\"victims\":" << cfg.victims
+                 << ",\"undetected\":" << r.undetected << ",\"unconnected\":" << r.unconnected << ",\"early\":" << r.early << ",\"victims\":" << cfg.victims
+                 << ",\"online_min_pct\":" << r.online_min_pct << ",\"slowdown_max\":" << r.slowdown_max
+                 << ",\"lag_max_ms\":" << r.lag_max_ms << ",\"refused\":" << r.refused
+                 << ",\"deferrals\":" << r.deferrals << ",\"over_stretched_budget\":" << r.over_stretched_budget
                  << ",\"last_seen_to_offline_ms\":[";
             for (std::size_t i = 0; i < a.size(); ++i)
                 json << (i ? "," : "") << a[i];
@@ -458,6 +528,20 @@ int main(int argc, char** argv)
                 json << (i ? "," : "") << s[i];
             json << "]}\n";
         }
+    }
+    // Overload: what the watcher did about its own lag (heartbeat kinds).
+    bool any_overload = false;
+    for (const auto& r : results)
+        any_overload = any_overload || (r.ok && r.has_overload_figures);
+    if (any_overload) {
+        std::printf("\n| kind | beats/s | healthy dropped | fewest online after warm-up | slowdown at most "
+                    "| lag at most ms | refused | deferrals | victims over N x I x slowdown + 50 ms |\n"
+                    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        for (const auto& r : results)
+            if (r.ok && r.has_overload_figures)
+                std::printf("| %s | %.0f | %ld | %.1f%% | %.2fx | %.1f | %ld | %ld | %ld of %zu |\n", r.kind.c_str(),
+                            r.frames_per_s, r.healthy_dropped, r.online_min_pct, r.slowdown_max, r.lag_max_ms,
+                            r.refused, r.deferrals, r.over_stretched_budget, r.victim_offline.size());
     }
     bool all_ok = true;
     for (const auto& r : results)

@@ -3,6 +3,7 @@
 #ifndef HEARTBEAT_WATCHER_HPP
 #define HEARTBEAT_WATCHER_HPP
 
+#include <heartbeat/core/load_governor.hpp>
 #include <heartbeat/core/policy_traits.hpp>
 #include <heartbeat/core/registry.hpp>
 #include <heartbeat/detail/assign_on_strand.hpp>
@@ -216,6 +217,32 @@ public:
         /// Local-pause guard (see registry): zero disables.
         duration pause_threshold = std::chrono::seconds(1);
         duration pause_grace = std::chrono::seconds(1);
+        /// What the watcher does when it is itself behind: more beats than
+        /// it carries, its sweeps running late (docs/PERFORMANCE.md,
+        /// "Overload"). A late server must not blame its peers:
+        /// - the sweep is late: peers due in it get its lateness again to
+        ///   show life (the registry's lag guard, `lag_threshold`);
+        /// - the lag lasts (`governor`, a load_governor): version 2 peers
+        ///   are told to beat more slowly (TERMS: 2x, then 4x their
+        ///   interval, within the policy's bounds; back step by step once
+        ///   calm, a fifth of the stretch at a time), and while overloaded,
+        ///   newcomers are refused with
+        ///   server_full and `server_full_retry_after`, so a reconnection
+        ///   storm waits instead of feeding the overload.
+        /// The peers' own figures (`session_record::interval`) show the
+        /// stretched terms; `slowdown()` and `lag()` tell the state.
+        struct overload_options {
+            /// Sweeps later than this (short of a pause) defer the peers
+            /// due in them by their lateness, once. Zero disables.
+            duration lag_threshold = std::chrono::milliseconds(10);
+            /// Slow the peers down while the lag lasts (max_slowdown 1:
+            /// never) and refuse newcomers while overloaded.
+            typename load_governor<clock_type>::options governor{};
+            bool refuse_newcomers = true;
+            /// False: the lag guard only; no slowdown, no refusals.
+            bool govern = true;
+        };
+        overload_options overload{};
         /// How long accept_from() waits after a transient accept error
         /// (EMFILE, ENFILE, ENOBUFS) before it tries again.
         std::chrono::steady_clock::duration accept_retry_pause = std::chrono::milliseconds(50);
@@ -434,7 +461,8 @@ public:
     }
 
     /// New terms for online peer `id` (protocol version 2): it is told to
-    /// beat every `interval` (clamped to the policy's bounds) and the
+    /// beat every `interval` (times `slowdown()` while the watcher is
+    /// behind, clamped to the policy's bounds) and the
     /// miss count becomes `misses` for it, so a loaded server can slow its
     /// peers down instead of dropping them. Longer terms hold at once;
     /// shorter ones from the peer's acknowledgement, so the change cannot
@@ -635,6 +663,22 @@ public:
     std::size_t handshakes_in_progress() const noexcept
     {
         return impl_->accepting.in_progress();
+    }
+
+    /// The factor by which version 2 peers' intervals are stretched now
+    /// because the watcher is behind (options::overload): 1 while healthy.
+    double slowdown() const noexcept { return impl_->slowdown.load(std::memory_order_relaxed); }
+
+    /// The watcher's own lag: its sweeps' lateness, smoothed (see
+    /// load_governor), measured whether or not `overload.govern` acts on
+    /// it. Zero until the first sweep.
+    duration lag() const noexcept { return duration(impl_->lag.load(std::memory_order_relaxed)); }
+
+    /// Deadlines deferred because the watcher was paused or behind (the
+    /// registry's pause and lag guards).
+    std::uint64_t deferrals() const
+    {
+        return impl_->table.locked([](const registry_type& r) { return r.pause_deferrals(); });
     }
 
 private:

@@ -4,11 +4,11 @@
 // kill and cut it off like a real deployment's processes.
 //
 //   peer server  [--kind heartbeat|baseline|floor|websocket] [--bind ADDR] [--port P]
-//                [--interval-ms I] [--misses N] [--stats-ms S] [--batch-us B]
+//                [--interval-ms I] [--misses N] [--stats-ms S] [--batch-us B] [--overload 0|1]
 //                [--socket tcp|io-context] [--single-threaded 0|1]
 //   peer clients --port P [--kind heartbeat|websocket] [--host ADDR] [--id ID]
 //                [--count K] [--interval-ms I] [--backoff-ms B] [--backoff-max-ms M]
-//                [--quiet 1] [--stats-ms S] [--token T]
+//                [--quiet 1] [--stats-ms S] [--token T] [--overload 0|1]
 //
 // `--kind websocket` exists in the heartbeat_ws_peer build of this file
 // (Boost.Asio builds, heartbeat::websocket): the server is a WebSocket
@@ -20,7 +20,8 @@
 //   ready <port>
 //   online <id> <t>
 //   offline <id> <reason> <t> <last_seen>                     (server)
-//   stats <frames received so far> <t>                        (server, every S ms)
+//   stats <frames received so far> <t> [<online> <slowdown> <lag us> <refused> <deferrals>]
+//                                                             (server, every S ms; the rest: watchers)
 //   stats <pings answered so far> <t>                         (websocket clients, every S ms)
 //   connected <id> <t>    lost <id> <t> <why>                 (clients)
 //   reconnecting <id> <attempt> <delay_ms> <t>
@@ -91,6 +92,10 @@ typename Watcher::options watcher_options(const arguments& args)
     o.detection.min_interval = 10ms;
     o.hello_timeout = 2s;
     o.single_threaded = args.number("--single-threaded", 0) != 0; // run_watcher runs io on one thread
+    if (args.number("--overload", 1) == 0) { // as before issue #15's overload work: blame the peers
+        o.overload.lag_threshold = 0ms;
+        o.overload.govern = false;
+    }
     return o;
 }
 
@@ -123,7 +128,15 @@ int run_watcher(const arguments& args, const typename Watcher::options& o, Start
         stats.async_wait([&](const heartbeat::error_code& ec) {
             if (ec)
                 return;
-            std::printf("stats %llu %lld\n", static_cast<unsigned long long>(watcher.frames_received()), now_ns());
+            // frames, time, then the overload figures: online, slowdown,
+            // lag (us), refusals and deferrals so far.
+            std::printf("stats %llu %lld %zu %.2f %lld %llu %llu\n",
+                        static_cast<unsigned long long>(watcher.frames_received()), now_ns(), watcher.online_count(),
+                        watcher.slowdown(),
+                        static_cast<long long>(
+                            std::chrono::duration_cast<std::chrono::microseconds>(watcher.lag()).count()),
+                        static_cast<unsigned long long>(watcher.refused_count()),
+                        static_cast<unsigned long long>(watcher.deferrals()));
             report();
         });
     };
@@ -316,6 +329,10 @@ int run_clients(const arguments& args)
         o.backoff_initial = std::chrono::milliseconds(args.number("--backoff-ms", 50));
         o.backoff_max = std::chrono::milliseconds(args.number("--backoff-max-ms", 500));
         o.seed = static_cast<std::uint64_t>(i + 1);
+        if (args.number("--overload", 1) == 0) { // no lag rule, the server's retry-after taken to the letter
+            o.session.lag_threshold = 0ms;
+            o.retry_after_spread = 0;
+        }
         const std::string id = o.session.id;
         auto c = std::make_unique<client_type>(io, o);
         // All clients share the one io thread: the counters need no lock.

@@ -136,3 +136,22 @@ TEST_CASE("backoff: options that cannot pace anything are refused", "[backoff]")
     backoff r(doubling(100ms, 1s), 0);
     CHECK(r.next() <= 100ms);
 }
+
+TEST_CASE("backoff: a server's retry-after is spread over [r, r * (1 + spread)], never shortened", "[backoff]")
+{
+    backoff b(doubling(100ms, 1s), 5);
+    ms lowest = 10s, highest = 0ms;
+    for (int i = 0; i < 2000; ++i) {
+        const ms d = b.spread(5s, 0.5);
+        lowest = std::min(lowest, d);
+        highest = std::max(highest, d);
+    }
+    CHECK(lowest >= 5s);
+    CHECK(highest <= 7500ms);
+    // Spread out, not clustered: 2,000 draws cover most of the 2.5 s.
+    CHECK(lowest < 5100ms);
+    CHECK(highest > 7400ms);
+    CHECK(b.attempt() == 0); // a spread is no retry of its own
+    CHECK(b.spread(5s, 0.0) == 5s);
+    CHECK(b.spread(5s, -1.0) == 5s);
+}

@@ -575,3 +575,52 @@ TEST_CASE("client_session: a PROBE the client did not offer to answer ends the s
         CHECK(kinds(d.feed(probe(1))) == std::vector<kind>{kind::read});
     }
 }
+
+TEST_CASE("client_session: a watchdog check that runs late gives the server its lateness again, once",
+          "[client_session][lag]")
+{
+    const auto finished = [](const std::vector<step>& s) {
+        return std::any_of(s.begin(), s.end(), [](const step& x) { return x.type == kind::finish; });
+    };
+    driver<> d;
+    d.establish(3, 100); // I = 100 ms, N = 3: beats at 100, 200, 300 ms
+    for (int i = 0; i < 3; ++i)
+        d.beat_now();
+    // Unanswered, the server counts as lost from 400 ms + 1 ns; this
+    // client's loop is 40 ms late to look (over the 10 ms lag threshold).
+    test_clock::advance_to(time_point(440ms + 1ns));
+    d.m.timer_fired(test_clock::now());
+    auto s = d.drain();
+    CHECK_FALSE(finished(s));
+    SECTION("the echo that waited unread is read within the deferral")
+    {
+        d.write(); // the fourth beat, due at 400 ms, leaves now
+        test_clock::advance(5ms);
+        d.feed(echo(4));
+        CHECK(d.m.unanswered() == 0);
+        CHECK(d.m.established());
+    }
+    SECTION("still silent when the deferral ends: lost, not deferred again")
+    {
+        d.write();
+        REQUIRE(d.timer == time_point(480ms + 1ns));
+        test_clock::advance_to(time_point(530ms)); // late again
+        d.m.timer_fired(test_clock::now());
+        check_finish(d.drain(), ending::error, error::peer_lost);
+    }
+}
+
+TEST_CASE("client_session: lateness up to the lag threshold defers nothing; zero turns the rule off",
+          "[client_session][lag]")
+{
+    auto o = defaults();
+    SECTION("10 ms late, the threshold") {}
+    SECTION("off") { o.lag_threshold = 0ms; }
+    driver<> d(o);
+    d.establish(3, 100);
+    for (int i = 0; i < 3; ++i)
+        d.beat_now();
+    test_clock::advance_to(time_point(410ms + 1ns));
+    d.m.timer_fired(test_clock::now());
+    check_finish(d.drain(), ending::error, error::peer_lost);
+}

@@ -6,6 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <vector>
+
 namespace {
 using namespace std::chrono_literals;
 using test_clock = heartbeat::testing::basic_manual_clock<struct governor_tag>;
@@ -82,7 +85,7 @@ TEST_CASE("load governor: a lasting lag doubles the slowdown once per settle, up
     CHECK(g.slowdown() == 4);
 }
 
-TEST_CASE("load governor: a calm period halves the slowdown, one step per calm", "[governor]")
+TEST_CASE("load governor: each calm period takes a fifth off the slowdown, down to 1", "[governor]")
 {
     governor g(fast());
     sweep(g, 0ms, 1s, 0ms);
@@ -93,7 +96,7 @@ TEST_CASE("load governor: a calm period halves the slowdown, one step per calm",
     CHECK(g.slowdown() == 4);
     CHECK_FALSE(g.overloaded());
     // Calm from 10 s: the smoothed lag falls under 5 ms 70 ms later
-    // (10 ms * e^-0.7 = 4.97 ms), so the first halving comes 2 s after that.
+    // (10 ms * e^-0.7 = 4.97 ms), so the first step back comes 2 s after that.
     int changes = 0;
     time_point first{};
     for (auto t = 10010ms; t <= 12100ms; t += 10ms)
@@ -101,11 +104,18 @@ TEST_CASE("load governor: a calm period halves the slowdown, one step per calm",
             first = at(t);
     CHECK(changes == 1);
     CHECK(first == at(12070ms));
-    CHECK(g.slowdown() == 2);
-    CHECK(sweep(g, 12100ms, 14060ms, 0ms) == 0);
-    CHECK(g.sample(at(14070ms), 0ms));
-    CHECK(g.slowdown() == 1);
-    CHECK(sweep(g, 14070ms, 30s, 0ms) == 0);
+    CHECK(g.slowdown() == Approx(3.2));
+    // Then one step per calm period: 2.56, 2.048, 1.6384, 1.31072, and the
+    // last step, under 1.05, goes to 1.
+    std::vector<double> steps;
+    for (auto t = 12080ms; t <= 30s; t += 10ms)
+        if (g.sample(at(t), 0ms))
+            steps.push_back(g.slowdown());
+    REQUIRE(steps.size() == 5);
+    CHECK(steps[0] == Approx(2.56));
+    CHECK(steps[3] == Approx(1.31072));
+    CHECK(steps[4] == 1.0);
+    CHECK(g.calm_period() == 2s);
 }
 
 TEST_CASE("load governor: lag returning during the calm restarts it", "[governor]")
@@ -120,7 +130,26 @@ TEST_CASE("load governor: lag returning during the calm restarts it", "[governor
     CHECK(sweep(g, 2700ms, 4500ms, 0ms) == 0); // 2 s have passed since 1.1 s, not since the calm's start
     CHECK(g.slowdown() == 2);
     CHECK(sweep(g, 4500ms, 5s, 0ms) == 1);
-    CHECK(g.slowdown() == 1);
+    CHECK(g.slowdown() == Approx(1.6));
+}
+
+TEST_CASE("load governor: a relapse soon after a step back doubles the calm period, up to 8x", "[governor]")
+{
+    governor g(fast());
+    sweep(g, 0ms, 1s, 0ms);
+    test_clock::duration t = 1s;
+    for (int relapse = 1; relapse <= 5; ++relapse) {
+        // Overloaded until the slowdown goes up, then calm until it steps back.
+        const double before = g.slowdown();
+        for (; g.slowdown() <= before; t += 10ms)
+            g.sample(at(t), 60ms);
+        const double raised = g.slowdown();
+        for (; g.slowdown() >= raised; t += 10ms)
+            g.sample(at(t), 0ms);
+        // The first relapse comes with the calm period still 2 s.
+        CHECK(g.calm_period() == std::min(2s * (1 << (relapse - 1)), 16s));
+    }
+    CHECK(g.calm_period() == 16s);
 }
 
 TEST_CASE("load governor: max_slowdown 1 only judges admission", "[governor]")
@@ -138,7 +167,10 @@ TEST_CASE("load governor: max_slowdown 1 only judges admission", "[governor]")
 TEST_CASE("load governor: settings are checked", "[governor]")
 {
     auto o = fast();
-    o.max_slowdown = 0;
+    o.max_slowdown = 0.5;
+    CHECK_THROWS_AS(governor(o), std::invalid_argument);
+    o = fast();
+    o.step_down = 1;
     CHECK_THROWS_AS(governor(o), std::invalid_argument);
     o = fast();
     o.smoothing = 0ms;

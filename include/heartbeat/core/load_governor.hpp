@@ -20,11 +20,18 @@ namespace heartbeat {
 /// healthy ones, which reconnect and make the overload worse. The governor
 /// sees the lag (each sweep's lateness, `registry::last_lateness`) and
 /// answers with
-/// - `slowdown()`: 1, 2, 4, ... up to `options::max_slowdown`, the factor
-///   by which the server should stretch its peers' intervals (protocol
-///   version 2's renegotiation), doubled while the smoothed lag stays above
-///   `options::overload_lag` (at most once per `options::settle`), halved
-///   after `options::calm` of lag below a quarter of it;
+/// - `slowdown()`: a factor from 1 up to `options::max_slowdown` by which
+///   the server should stretch its peers' intervals (protocol version 2's
+///   renegotiation). It doubles while the smoothed lag stays above
+///   `options::overload_lag` (at most once per `options::settle`: the new
+///   terms need a beat or two to lower the load), and comes back by
+///   `options::step_down` (to 0.8 of itself: a fifth less stretch, a
+///   quarter more load) after each `options::calm` of lag below a quarter
+///   of the limit. Up fast, down slowly, as congestion control does: the
+///   way back must not overshoot into the overload it left. A relapse
+///   (a step up within two calm periods of a step down) doubles the calm
+///   period, up to 8x, so a load the server only just carries is not
+///   probed again and again;
 /// - `overloaded()`: the smoothed lag is above `options::overload_lag`, so
 ///   the server should refuse newcomers (server_full with a retry-after)
 ///   rather than take on more than it carries.
@@ -47,26 +54,29 @@ public:
         duration overload_lag = std::chrono::milliseconds(25);
         /// The most the peers' intervals are stretched; 1 never slows
         /// them down (admission is still refused while overloaded).
-        unsigned max_slowdown = 4;
+        double max_slowdown = 4;
+        /// Each step back multiplies the slowdown by this (in (0, 1)).
+        double step_down = 0.8;
         /// After a change, the least time before the next step up: the new
         /// terms need a beat or two to lower the load.
         duration settle = std::chrono::seconds(1);
-        /// How long the lag must stay below overload_lag / 4 before the
-        /// slowdown is halved.
-        duration calm = std::chrono::seconds(10);
+        /// How long the lag must stay below overload_lag / 4 before each
+        /// step back (doubled by each relapse, up to 8x).
+        duration calm = std::chrono::seconds(5);
         /// Time constant of the lag's exponential smoothing.
         duration smoothing = std::chrono::milliseconds(250);
     };
 
     load_governor() : load_governor(options{}) {}
 
-    /// @throws std::invalid_argument for max_slowdown 0, a negative
-    /// overload_lag, settle or calm, or a smoothing that is not positive.
-    explicit load_governor(const options& o) : opts_(o)
+    /// @throws std::invalid_argument for max_slowdown under 1, step_down
+    /// outside (0, 1), a negative overload_lag, settle or calm, or a
+    /// smoothing that is not positive.
+    explicit load_governor(const options& o) : opts_(o), calm_(o.calm)
     {
-        if (o.max_slowdown == 0 || o.overload_lag < duration::zero() || o.settle < duration::zero()
-            || o.calm < duration::zero() || o.smoothing <= duration::zero())
-            throw std::invalid_argument("heartbeat: load_governor needs max_slowdown >= 1, "
+        if (!(o.max_slowdown >= 1) || !(o.step_down > 0 && o.step_down < 1) || o.overload_lag < duration::zero()
+            || o.settle < duration::zero() || o.calm < duration::zero() || o.smoothing <= duration::zero())
+            throw std::invalid_argument("heartbeat: load_governor needs max_slowdown >= 1, step_down in (0, 1), "
                                         "non-negative lags and periods, smoothing > 0");
     }
 
@@ -93,7 +103,10 @@ public:
         if (lag_us_ > limit) {
             calm_since_.reset();
             if (slowdown_ < opts_.max_slowdown && now - last_change_ >= opts_.settle) {
+                if (stepped_down_ && now - last_change_ < 2 * calm_)
+                    calm_ = std::min<duration>(calm_ * 2, opts_.calm * 8); // a relapse
                 slowdown_ = std::min(opts_.max_slowdown, slowdown_ * 2);
+                stepped_down_ = false;
                 last_change_ = now;
                 return true;
             }
@@ -105,8 +118,11 @@ public:
         }
         if (!calm_since_)
             calm_since_ = now;
-        if (slowdown_ > 1 && now - *calm_since_ >= opts_.calm && now - last_change_ >= opts_.calm) {
-            slowdown_ = std::max(1u, slowdown_ / 2);
+        if (slowdown_ > 1 && now - *calm_since_ >= calm_ && now - last_change_ >= calm_) {
+            // Near 1, the last step goes all the way: terms 3% off the
+            // configured ones are not worth a renegotiation of their own.
+            slowdown_ = slowdown_ * opts_.step_down < 1.05 ? 1.0 : slowdown_ * opts_.step_down;
+            stepped_down_ = true;
             last_change_ = now;
             calm_since_ = now;
             return true;
@@ -115,7 +131,11 @@ public:
     }
 
     /// The factor to stretch the peers' intervals by: 1 while healthy.
-    unsigned slowdown() const noexcept { return slowdown_; }
+    double slowdown() const noexcept { return slowdown_; }
+
+    /// The calm period the next step back waits for (options::calm, doubled
+    /// by each relapse).
+    duration calm_period() const noexcept { return calm_; }
 
     /// The smoothed lag is above `options::overload_lag`: refuse newcomers.
     bool overloaded() const noexcept { return lag_us_ > to_us(opts_.overload_lag); }
@@ -135,7 +155,9 @@ private:
     time_point last_sample_{};
     time_point last_change_{};
     std::optional<time_point> calm_since_;
-    unsigned slowdown_ = 1;
+    duration calm_;
+    double slowdown_ = 1;
+    bool stepped_down_ = false; // the last change was a step back
 };
 
 } // namespace heartbeat

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 #include <type_traits>
@@ -90,6 +91,17 @@ public:
         using rep = typename Duration::rep;
         std::uniform_int_distribution<rep> pick(0, cap(attempt_).count());
         return Duration(pick(gen_));
+    }
+
+    /// A uniformly random time in [at_least, at_least * (1 + spread)]: a
+    /// server's retry-after, spread so that the clients it refused together
+    /// do not all come back at the same instant.
+    Duration spread(Duration at_least, double spread)
+    {
+        using rep = typename Duration::rep;
+        const double extra = static_cast<double>(at_least.count()) * std::max(0.0, spread);
+        std::uniform_int_distribution<rep> pick(0, static_cast<rep>(extra));
+        return at_least + Duration(pick(gen_));
     }
 
     /// A success: the next failure is the first again.

@@ -140,13 +140,21 @@ public:
     std::optional<time_point> expire(time_point now)
     {
         std::optional<time_point> next;
+        duration late{};
         {
             std::lock_guard<std::mutex> lock(mu_);
             next = reg_.expire(now);
+            late = reg_.last_lateness();
         }
         deliver();
+        if (swept_)
+            swept_(now, late);
         return next;
     }
+
+    /// Called on the strand after every sweep, with its time and lateness
+    /// (registry::last_lateness): the owner's measure of its own lag.
+    void on_swept(std::function<void(time_point, duration)> f) { swept_ = std::move(f); }
 
     std::optional<time_point> next_deadline()
     {
@@ -168,6 +176,7 @@ private:
     registry_type reg_;
     std::vector<pending_event> pending_;
     event_handler handler_;
+    std::function<void(time_point, duration)> swept_;
     bool delivering_ = false; // on the strand only
     std::atomic<bool> has_pending_{false}; // written under mu_
     sweeper<live_registry, Executor> sweeper_;

@@ -225,11 +225,12 @@ struct reconnecting_client<Clock, Connector>::state : std::enable_shared_from_th
             return;
         // The backoff still counts this retry, so a server that stops
         // asking for patience is met by the grown backoff, not the first.
-        // No extra jitter on top of the server's wish: its refusals came
-        // at the times its clients arrived, which are already spread.
+        // The server's wish is spread: clients it refused in one burst (an
+        // overloaded server refuses every newcomer) must not all return
+        // in one burst.
         duration delay = pacing.next();
         if (const auto wish = std::exchange(server_retry_after, std::nullopt); wish && *wish > delay)
-            delay = std::min(*wish, std::max(opts.retry_after_max, delay));
+            delay = std::max(delay, pacing.spread(std::min(*wish, opts.retry_after_max), opts.retry_after_spread));
         if (cb_reconnecting)
             cb_reconnecting(pacing.attempt(), delay);
         if (stopped)

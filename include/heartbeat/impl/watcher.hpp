@@ -59,6 +59,10 @@ struct watcher<Stream, Key, Policy>::session {
     // refusal).
     std::optional<std::string> remote;
     peer_handle handle;
+    // The terms chosen for it (admission, set_terms) before the overload
+    // slowdown stretches them.
+    duration base_interval{};
+    unsigned base_misses = 0;
     bool in_loop = false;   // carrying out actions: inputs from callbacks only queue more
     bool in_read_loop = false; // in read_ready(): a read the machine asks for goes on there
     bool wants_read = false;   // the machine asked for one meanwhile
@@ -152,7 +156,8 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     using session_ptr = std::shared_ptr<session>;
 
     impl(const typename Stream::executor_type& ex, const options& o)
-        : strand(net::make_strand(ex)), opts(o), table(strand, make_registry_options(o))
+        : strand(net::make_strand(ex)), opts(o), table(strand, make_registry_options(o)),
+          governor(o.overload.governor)
     {
         // The terms, read once: the registry's policy has clamped its
         // default interval.
@@ -162,6 +167,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             make_session_options(o, detection));
         session_options_detection = {detection.min_interval, detection.max_interval};
         table.set_handler([this](const event_type& e) { on_event(e); });
+        table.on_swept([this](time_point now, duration late) { swept(now, late); });
         table.start(); // idle until the first peer comes online
     }
 
@@ -171,6 +177,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         r.detection = o.detection;
         r.pause_threshold = o.pause_threshold;
         r.pause_grace = o.pause_grace;
+        r.lag_threshold = o.overload.lag_threshold;
         r.max_peers = o.max_peers;
         r.wall_clock = o.wall_clock;
         return r;
@@ -241,6 +248,10 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     std::atomic<std::uint64_t> refused{0};
     // The accept loops, and the handshakes in progress they are held to.
     detail::accept_gate accepting{opts.max_handshakes};
+    // The watcher's own lag, and what it does about it (options::overload).
+    load_governor<clock_type> governor;
+    std::atomic<double> slowdown{1.0};
+    std::atomic<typename duration::rep> lag{0};
     bool stopped = false;
 
     // On the strand, in registry order, outside the lock.
@@ -443,6 +454,12 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     {
         Key key(a.id);
         admission r;
+        if (refusing_newcomers()) {
+            r.result = admission::outcome::full;
+            s->claimed = std::make_unique<Key>(std::move(key));
+            s->machine.admitted(r, a.at);
+            return;
+        }
         if (auto it = online.find(key); it != online.end()) {
             if (!a.replace) {
                 r.result = admission::outcome::taken;
@@ -473,6 +490,16 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             table.rearm();
         }
         s->machine.admitted(r, a.at);
+        if (s->admitted) {
+            s->base_interval = s->machine.held_interval();
+            s->base_misses = s->machine.held_misses();
+            if (slowdown.load(std::memory_order_relaxed) > 1 && s->machine.version() >= wire::protocol_version_2)
+                net::post(strand, [self = this->shared_from_this(), weak = std::weak_ptr<session>(s)] {
+                    if (auto live = weak.lock(); live && !self->stopped && live->machine.state()
+                                                          == session::machine_type::phase::online)
+                        self->apply_terms(live);
+                });
+        }
     }
 
     void sample_rtt(const session_ptr& s)
@@ -603,15 +630,13 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     void flush(const session_ptr& s);
     void written(const session_ptr& s, detail::outbox::outcome next);
 
-    // New terms for an online version 2 peer, clamped as the policy holds
-    // peers.
+    // New terms for an online version 2 peer (set_terms), clamped as the
+    // policy holds peers, and stretched by the overload slowdown.
     void renegotiate(const Key& id, duration interval, unsigned misses)
     {
         auto it = online.find(id);
         if (it == online.end())
             return;
-        const auto& bounds = session_options_detection;
-        const auto held = std::clamp(interval, bounds.first, bounds.second);
         auto s = it->second;
         if (s->in_loop) { // as kick: after the loop's pending frame is out
             net::post(strand, [self = this->shared_from_this(), id, interval, misses] {
@@ -619,8 +644,56 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             });
             return;
         }
-        if (s->machine.renegotiate(clock_type::now(), held, misses))
+        if (s->machine.version() < wire::protocol_version_2 || interval <= duration::zero() || misses == 0)
+            return;
+        s->base_interval = interval;
+        s->base_misses = misses;
+        apply_terms(s);
+    }
+
+    // Sends `s` its base terms stretched by the slowdown, if they differ
+    // from what it is held to (or about to be).
+    void apply_terms(const session_ptr& s)
+    {
+        if (s->base_interval <= duration::zero() || s->base_misses == 0)
+            return; // not admitted yet: admission sets them
+        const auto& bounds = session_options_detection;
+        const double factor = slowdown.load(std::memory_order_relaxed);
+        const auto stretched = std::chrono::duration_cast<duration>(
+            std::chrono::duration<double, typename duration::period>(static_cast<double>(s->base_interval.count()) * factor));
+        const auto held = std::clamp(stretched, bounds.first, bounds.second);
+        if (s->machine.latest_interval() == held && s->machine.latest_misses() == s->base_misses)
+            return;
+        if (s->machine.renegotiate(clock_type::now(), held, s->base_misses))
             run(s);
+    }
+
+    // ---- overload ---------------------------------------------------------------
+
+    // After every sweep: its lateness is the watcher's own lag.
+    void swept(time_point now, duration late)
+    {
+        if (stopped)
+            return;
+        const bool changed = governor.sample(now, late);
+        lag.store(governor.lag().count(), std::memory_order_relaxed);
+        if (!changed || !opts.overload.govern)
+            return;
+        slowdown.store(governor.slowdown(), std::memory_order_relaxed);
+        // New terms for every version 2 peer, after this sweep's events.
+        net::post(strand, [self = this->shared_from_this()] {
+            if (self->stopped)
+                return;
+            for (auto& s : self->online_sessions())
+                if (s->machine.version() >= wire::protocol_version_2)
+                    self->apply_terms(s);
+        });
+    }
+
+    // A newcomer while the watcher is overloaded is refused (server_full).
+    bool refusing_newcomers() const
+    {
+        return opts.overload.govern && opts.overload.refuse_newcomers && governor.overloaded();
     }
 
     void send_to(const Key& id, const detail::shared_bytes& frame)

@@ -137,6 +137,12 @@ public:
         /// timers run late, as long as it still reads. Off: a PROBE is a
         /// protocol error.
         bool answer_probes = true;
+        /// A watchdog check that runs later than this past the moment the
+        /// server would count as lost (this client's own event loop is
+        /// behind: the server's answers may wait unread) gives the server
+        /// that lateness again, at most one interval, once, before the
+        /// session ends with error::peer_lost. Zero disables it.
+        duration lag_threshold = std::chrono::milliseconds(10);
         /// Settings of an adaptive detection policy (unused by fixed_misses).
         typename Policy::options detection{};
     };
@@ -291,6 +297,8 @@ private:
     // misses-th unanswered beat's echo became overdue: its write completed
     // more than one interval ago.
     std::optional<time_point> watchdog() const;
+    // watchdog(), or the end of its one deferral for lateness.
+    std::optional<time_point> lost_at() const;
 
     // Arms the one timer for the earliest deadline of the phase, if it
     // moved.
@@ -341,6 +349,8 @@ private:
     std::optional<std::size_t> server_max_frame_;
     std::optional<wire::detection_kind> detection_;
     std::optional<duration> retry_after_;
+    std::optional<time_point> deferred_watchdog_; // the watchdog instant the lag rule put off, to lag_until_
+    time_point lag_until_{};
     bool refused_ = false; // the session ended with the server's ERROR
     // The stamp of the newest version 2 ECHO, returned in the next BEAT
     // with how long we held it.

@@ -210,6 +210,10 @@ public:
     /// The terms the peer is held to now.
     duration held_interval() const noexcept { return held_.interval; }
     unsigned held_misses() const noexcept { return held_.misses; }
+    /// The latest terms offered (WELCOME's or the last TERMS), which the
+    /// peer is held to once it acknowledges shorter ones.
+    duration latest_interval() const noexcept { return latest_.interval; }
+    unsigned latest_misses() const noexcept { return latest_.misses; }
 
     // ---- inputs ----------------------------------------------------------
 

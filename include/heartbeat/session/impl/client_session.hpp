@@ -79,8 +79,15 @@ void client_session<Clock, Policy>::timer_fired(time_point now)
             return finish(ending::error, error::hello_timeout);
         break;
     case phase::running:
-        if (const auto lost = watchdog(); lost && now >= *lost)
-            return finish(ending::error, error::peer_lost);
+        if (const auto lost = lost_at(); lost && now >= *lost) {
+            const time_point due = *watchdog();
+            const duration late = now - due;
+            const bool deferred_already = deferred_watchdog_ && *deferred_watchdog_ == due;
+            if (deferred_already || opts_.lag_threshold <= duration::zero() || late <= opts_.lag_threshold)
+                return finish(ending::error, error::peer_lost);
+            deferred_watchdog_ = due;
+            lag_until_ = now + std::min(late, interval_);
+        }
         if (now >= beat_due_)
             beat(now);
         break;
@@ -399,6 +406,17 @@ client_session<Clock, Policy>::watchdog() const
 }
 
 template <class Clock, class Policy>
+std::optional<typename client_session<Clock, Policy>::time_point>
+client_session<Clock, Policy>::lost_at() const
+{
+    const auto due = watchdog();
+    // A new answer moves the watchdog, which ends the deferral.
+    if (due && deferred_watchdog_ && *deferred_watchdog_ == *due)
+        return lag_until_;
+    return due;
+}
+
+template <class Clock, class Policy>
 void client_session<Clock, Policy>::rearm()
 {
     std::optional<time_point> due;
@@ -406,7 +424,7 @@ void client_session<Clock, Policy>::rearm()
         due = hello_deadline_;
     else if (phase_ == phase::running) {
         due = beat_due_;
-        if (const auto lost = watchdog())
+        if (const auto lost = lost_at())
             due = std::min(*due, *lost);
     }
     else if (phase_ == phase::leaving)
