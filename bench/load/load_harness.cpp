@@ -392,14 +392,20 @@ result run_kind(const settings& cfg, const std::string& kind)
             r.online_min_pct = r.online_min_pct == 0 ? pct : std::min(r.online_min_pct, pct);
         }
     }
-    // A victim's budget: N x the interval it was held to (the slowdown in
-    // force when it went offline) + 50 ms.
+    // A victim's budget: N x the interval it was held to + 50 ms. That is
+    // the largest slowdown in force between its last beat and its offline:
+    // a frozen peer never acknowledges shorter terms, so it stays held to
+    // the longer ones. (The stats lines come once a second: the one before
+    // the last beat says what was in force then.)
     for (std::size_t v = 0; v < r.victim_offline.size(); ++v) {
         const auto [at, last_seen] = r.victim_offline[v];
         double factor = 1;
         for (const auto& s : slowdowns)
-            if (s.t <= at)
+            if (s.t <= last_seen)
                 factor = s.slowdown;
+        for (const auto& s : slowdowns)
+            if (s.t > last_seen && s.t <= at)
+                factor = std::max(factor, s.slowdown);
         const double budget_ms = static_cast<double>(cfg.misses * cfg.interval_ms) * factor + 50.0;
         if (static_cast<double>(at - last_seen) / 1e6 > budget_ms)
             ++r.over_stretched_budget;

@@ -250,6 +250,12 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
     detail::accept_gate accepting{opts.max_handshakes};
     // The watcher's own lag, and what it does about it (options::overload).
     load_governor<clock_type> governor;
+    // While overloaded or slowed down, a lag sample at least every
+    // lag_probe_period even when the sweeper has nothing due (no peer left
+    // to sweep must not leave the verdict stuck at "overloaded").
+    static constexpr std::chrono::milliseconds lag_probe_period{100};
+    net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, executor_type> lag_probe{strand};
+    std::optional<time_point> lag_probe_at;
     std::atomic<double> slowdown{1.0};
     std::atomic<typename duration::rep> lag{0};
     bool stopped = false;
@@ -677,6 +683,8 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             return;
         const bool changed = governor.sample(now, late);
         lag.store(governor.lag().count(), std::memory_order_relaxed);
+        if (opts.overload.govern && (governor.overloaded() || governor.slowdown() > 1.0))
+            probe_lag(now);
         if (!changed || !opts.overload.govern)
             return;
         slowdown.store(governor.slowdown(), std::memory_order_relaxed);
@@ -687,6 +695,23 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             for (auto& s : self->online_sessions())
                 if (s->machine.version() >= wire::protocol_version_2)
                     self->apply_terms(s);
+        });
+    }
+
+    // Arms the lag probe unless it is armed: its lateness is a sample too.
+    void probe_lag(time_point now)
+    {
+        if (lag_probe_at)
+            return;
+        lag_probe_at = now + lag_probe_period;
+        lag_probe.expires_at(*lag_probe_at);
+        lag_probe.async_wait([weak = this->weak_from_this()](const error_code& ec) {
+            auto self = weak.lock();
+            if (!self || ec || !self->lag_probe_at)
+                return;
+            const auto due = *std::exchange(self->lag_probe_at, std::nullopt);
+            const auto now = clock_type::now();
+            self->swept(now, now - due);
         });
     }
 
@@ -746,6 +771,8 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             return;
         stopped = true;
         table.stop();
+        lag_probe_at.reset();
+        lag_probe.cancel();
         accepting.stop();
         const std::vector<session_ptr> all(sessions.begin(), sessions.end());
         const auto now = clock_type::now();
