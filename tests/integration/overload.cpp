@@ -4,8 +4,9 @@
 // Its own executable, run serially: the verdicts need the CPU.
 #include "support.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <atomic>
-#include <functional>
 
 using namespace heartbeat_test;
 using heartbeat::error;
@@ -43,7 +44,8 @@ struct remote_client {
     ~remote_client()
     {
         net::post(io, [this] { p->leave(); });
-        done.wait_for(5s);
+        if (done.valid())
+            done.wait_for(5s);
         work.reset();
         io.stop();
         thread.join();
@@ -53,6 +55,34 @@ struct remote_client {
     std::unique_ptr<pulse_type> p;
     std::future<heartbeat::error_code> done;
     std::thread thread;
+};
+
+// Keeps an io_context's thread busy `each` at a time, as a flood of beats
+// would, until stopped; stop() returns once it no longer runs.
+class hog {
+public:
+    hog(net::io_context& io, std::chrono::milliseconds each) : io_(io), each_(each) { net::post(io_, [this] { run(); }); }
+    ~hog() { stop(); }
+    void stop()
+    {
+        busy_ = false;
+        eventually([&] { return done_.load(); }, 10s);
+    }
+
+private:
+    void run()
+    {
+        if (!busy_) {
+            done_ = true;
+            return;
+        }
+        std::this_thread::sleep_for(each_);
+        net::post(io_, [this] { run(); });
+    }
+    net::io_context& io_;
+    std::chrono::milliseconds each_;
+    std::atomic<bool> busy_{true};
+    std::atomic<bool> done_{false};
 };
 
 } // namespace
@@ -73,14 +103,7 @@ TEST_CASE("overload: a watcher that falls behind slows its peers down, refuses n
 
     // The watcher's thread busy 100 ms at a time: each sweep runs up to
     // 100 ms late, 50 ms on average, against a 10 ms limit.
-    std::atomic<bool> busy{true};
-    std::function<void()> hog = [&] {
-        if (!busy)
-            return;
-        std::this_thread::sleep_for(100ms);
-        net::post(srv.io(), hog);
-    };
-    net::post(srv.io(), hog);
+    hog busy(srv.io(), 100ms);
 
     REQUIRE(eventually([&] { return srv.watcher().slowdown() >= 2.0; }, 10s));
     CHECK(srv.watcher().lag() > 10ms);
@@ -101,7 +124,7 @@ TEST_CASE("overload: a watcher that falls behind slows its peers down, refuses n
     }
 
     // Calm again: the slowdown is taken back, a step at a time, to none.
-    busy = false;
+    busy.stop();
     REQUIRE(eventually([&] { return srv.watcher().slowdown() == 1.0; }, 30s));
     CHECK(eventually([&] { return steady_peer.p->interval() == 100ms; }, 5s));
     // Behind all along, yet the peer was never dropped.
@@ -118,14 +141,7 @@ TEST_CASE("overload: govern = false keeps only the lag guard: no slowdown, no re
     server srv(o);
     remote_client steady_peer("steady", srv.endpoint());
     REQUIRE(srv.rec.wait_for("steady", true));
-    std::atomic<bool> busy{true};
-    std::function<void()> hog = [&] {
-        if (!busy)
-            return;
-        std::this_thread::sleep_for(100ms);
-        net::post(srv.io(), hog);
-    };
-    net::post(srv.io(), hog);
+    hog busy(srv.io(), 100ms);
     // The lag is measured all the same.
     REQUIRE(eventually([&] { return srv.watcher().lag() > 10ms; }, 10s));
     {
@@ -134,5 +150,4 @@ TEST_CASE("overload: govern = false keeps only the lag guard: no slowdown, no re
     }
     CHECK(srv.watcher().slowdown() == 1.0);
     CHECK(steady_peer.p->interval() == 100ms);
-    busy = false;
 }

@@ -710,8 +710,8 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             if (!self || ec || !self->lag_probe_at)
                 return;
             const auto due = *std::exchange(self->lag_probe_at, std::nullopt);
-            const auto now = clock_type::now();
-            self->swept(now, now - due);
+            const auto fired = clock_type::now();
+            self->swept(fired, fired - due);
         });
     }
 
