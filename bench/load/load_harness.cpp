@@ -90,7 +90,7 @@ struct result {
     long early = 0;      // victims reported offline before their SIGSTOP (also counted as healthy dropped)
     // The watcher's overload figures (its stats lines), when it prints them.
     bool has_overload_figures = false;
-    double online_min_pct = 0;   // the fewest peers online in a stats line after the warm-up, % of connections
+    double online_min_pct = -1;  // the fewest peers online in a stats line after the warm-up, % of connections
     double slowdown_max = 1;     // the most the watcher stretched the intervals
     double lag_max_ms = 0;       // its smoothed lag at the worst
     long refused = 0;            // connections refused (server_full while overloaded, among others)
@@ -389,7 +389,7 @@ result run_kind(const settings& cfg, const std::string& kind)
         r.deferrals = std::stol(f.at(7));
         if (t >= measured_from) {
             const double pct = 100.0 * std::stod(f.at(3)) / static_cast<double>(cfg.connections);
-            r.online_min_pct = r.online_min_pct == 0 ? pct : std::min(r.online_min_pct, pct);
+            r.online_min_pct = r.online_min_pct < 0 ? pct : std::min(r.online_min_pct, pct);
         }
     }
     // A victim's budget: N x the interval it was held to + 50 ms. That is

@@ -83,10 +83,10 @@ struct tcp_connector {
 /// bad_id, unsupported_version) and reports that once through
 /// on_gave_up(). A server that refuses with `server_full` and says when to
 /// come back (protocol v2's RETRY_AFTER) is not tried again sooner: the
-/// delay is then the larger of the backoff's delay and a time drawn
-/// uniformly from [r, r * (1 + `options::retry_after_spread`)], where r is
-/// the retry-after capped at `options::retry_after_max`: the clients a
-/// server refused together come back spread out, not in one burst.
+/// delay is then, when the retry-after r is longer than the backoff's
+/// delay, a time drawn uniformly from [r, r * (1 + `options::retry_after_
+/// spread`)], capped at `options::retry_after_max`: the clients a server
+/// refused together come back spread out, not in one burst.
 ///
 /// @tparam Connector makes the session's stream from the connected socket:
 ///   `tcp_connector` (plain TCP) or `tls::connector` (heartbeat/tls.hpp).
@@ -133,7 +133,7 @@ public:
         /// more is tried again after this. Zero ignores retry-after.
         duration retry_after_max = std::chrono::minutes(5);
         /// How far past the server's retry-after a retry may be drawn, as
-        /// a fraction of it (0.5: up to half as long again).
+        /// a fraction of it (0.5: up to half as long again; at most 10).
         double retry_after_spread = 0.5;
     };
 

@@ -225,7 +225,7 @@ public:
         /// - the lag lasts (`governor`, a load_governor): version 2 peers
         ///   are told to beat more slowly (TERMS: 2x, then 4x their
         ///   interval, within the policy's bounds; back step by step once
-        ///   calm, a fifth of the stretch at a time), and while overloaded,
+        ///   calm, to 0.8 of the stretch at a time), and while overloaded,
         ///   newcomers are refused with
         ///   server_full and `server_full_retry_after`, so a reconnection
         ///   storm waits instead of feeding the overload.
@@ -671,7 +671,7 @@ public:
 
     /// The watcher's own lag: its sweeps' lateness, smoothed (see
     /// load_governor), measured whether or not `overload.govern` acts on
-    /// it. Zero until the first sweep.
+    /// it (without it, only when a sweep runs). Zero until the first sweep.
     duration lag() const noexcept { return duration(impl_->lag.load(std::memory_order_relaxed)); }
 
     /// Deadlines deferred because the watcher was paused or behind (the

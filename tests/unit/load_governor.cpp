@@ -152,6 +152,24 @@ TEST_CASE("load governor: a relapse soon after a step back doubles the calm peri
     CHECK(g.calm_period() == 16s);
 }
 
+TEST_CASE("load governor: with sparse sweeps one late sweep is no overload; a run of them is", "[governor]")
+{
+    governor g(fast()); // limit 20 ms
+    // One sweep every 3 s (a few peers at I = 1 s): each sample weighs at
+    // most half.
+    g.sample(at(3s), 0ms);
+    CHECK_FALSE(g.sample(at(6s), 30ms)); // 15 ms
+    CHECK_FALSE(g.overloaded());
+    CHECK(g.lag() == 15ms);
+    CHECK_FALSE(g.sample(at(9s), 0ms));
+    CHECK(g.lag() == 7500us);
+    CHECK_FALSE(g.sample(at(12s), 30ms)); // 18.75 ms
+    CHECK_FALSE(g.overloaded());
+    CHECK(g.sample(at(15s), 30ms)); // 24.4 ms: overloaded, and the settle has long passed
+    CHECK(g.overloaded());
+    CHECK(g.slowdown() == 2);
+}
+
 TEST_CASE("load governor: max_slowdown 1 only judges admission", "[governor]")
 {
     auto o = fast();
@@ -176,6 +194,6 @@ TEST_CASE("load governor: settings are checked", "[governor]")
     o.smoothing = 0ms;
     CHECK_THROWS_AS(governor(o), std::invalid_argument);
     o = fast();
-    o.overload_lag = -1ms;
+    o.overload_lag = 0ms;
     CHECK_THROWS_AS(governor(o), std::invalid_argument);
 }

@@ -37,8 +37,11 @@ namespace heartbeat {
 ///   rather than take on more than it carries.
 ///
 /// The lag is smoothed exponentially with time constant
-/// `options::smoothing`, so that one late sweep (a burst of handshakes, a
-/// page fault) does not slow every peer down.
+/// `options::smoothing`, and no one sample weighs more than half however
+/// long since the last (sweeps are sparse when few peers beat slowly), so
+/// that one late sweep (a burst of handshakes, a page fault) does not slow
+/// every peer down. A long calm at no slowdown resets a calm period that
+/// relapses had grown.
 ///
 /// Sans-I/O: it reads no clock and owns no timer; tests drive it on a manual
 /// clock. Not thread-safe: the watcher uses it on its strand.
@@ -70,14 +73,14 @@ public:
     load_governor() : load_governor(options{}) {}
 
     /// @throws std::invalid_argument for max_slowdown under 1, step_down
-    /// outside (0, 1), a negative overload_lag, settle or calm, or a
-    /// smoothing that is not positive.
+    /// outside (0, 1), an overload_lag or smoothing that is not positive,
+    /// or a negative settle or calm.
     explicit load_governor(const options& o) : opts_(o), calm_(o.calm)
     {
-        if (!(o.max_slowdown >= 1) || !(o.step_down > 0 && o.step_down < 1) || o.overload_lag < duration::zero()
+        if (!(o.max_slowdown >= 1) || !(o.step_down > 0 && o.step_down < 1) || o.overload_lag <= duration::zero()
             || o.settle < duration::zero() || o.calm < duration::zero() || o.smoothing <= duration::zero())
             throw std::invalid_argument("heartbeat: load_governor needs max_slowdown >= 1, step_down in (0, 1), "
-                                        "non-negative lags and periods, smoothing > 0");
+                                        "overload_lag > 0, smoothing > 0, non-negative periods");
     }
 
     const options& settings() const noexcept { return opts_; }
@@ -87,16 +90,18 @@ public:
     bool sample(time_point now, duration lateness)
     {
         const double late_us = std::max(0.0, to_us(lateness));
+        // From zero, and no sample weighs more than half: one late sweep
+        // after a long quiet is not an overload.
+        double weight = max_weight;
         if (!started_) {
             started_ = true;
-            lag_us_ = late_us;
             last_change_ = now;
         }
         else {
             const double dt = std::max(0.0, to_us(now - last_sample_));
-            const double keep = std::exp(-dt / to_us(opts_.smoothing));
-            lag_us_ = keep * lag_us_ + (1.0 - keep) * late_us;
+            weight = std::min(max_weight, 1.0 - std::exp(-dt / to_us(opts_.smoothing)));
         }
+        lag_us_ = (1.0 - weight) * lag_us_ + weight * late_us;
         last_sample_ = now;
 
         const double limit = to_us(opts_.overload_lag);
@@ -118,6 +123,8 @@ public:
         }
         if (!calm_since_)
             calm_since_ = now;
+        if (slowdown_ == 1.0 && now - *calm_since_ >= calm_)
+            calm_ = opts_.calm; // calm for a whole period at no slowdown: relapses forgotten
         if (slowdown_ > 1 && now - *calm_since_ >= calm_ && now - last_change_ >= calm_) {
             // Near 1, the last step goes all the way: terms 3% off the
             // configured ones are not worth a renegotiation of their own.
@@ -147,6 +154,8 @@ public:
     }
 
 private:
+    static constexpr double max_weight = 0.5;
+
     static double to_us(duration d) noexcept { return std::chrono::duration<double, std::micro>(d).count(); }
 
     options opts_;

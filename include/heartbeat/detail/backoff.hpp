@@ -96,10 +96,12 @@ public:
     /// A uniformly random time in [at_least, at_least * (1 + spread)]: a
     /// server's retry-after, spread so that the clients it refused together
     /// do not all come back at the same instant.
-    Duration spread(Duration at_least, double spread)
+    /// `fraction` is clamped to [0, 10].
+    Duration spread(Duration at_least, double fraction)
     {
         using rep = typename Duration::rep;
-        const double extra = static_cast<double>(at_least.count()) * std::max(0.0, spread);
+        const double f = fraction > 0 ? std::min(fraction, 10.0) : 0.0; // NaN too: no spread
+        const double extra = static_cast<double>(at_least.count()) * f;
         std::uniform_int_distribution<rep> pick(0, static_cast<rep>(extra));
         return at_least + Duration(pick(gen_));
     }

@@ -230,7 +230,7 @@ struct reconnecting_client<Clock, Connector>::state : std::enable_shared_from_th
         // in one burst.
         duration delay = pacing.next();
         if (const auto wish = std::exchange(server_retry_after, std::nullopt); wish && *wish > delay)
-            delay = std::max(delay, pacing.spread(std::min(*wish, opts.retry_after_max), opts.retry_after_spread));
+            delay = std::max(delay, std::min(pacing.spread(*wish, opts.retry_after_spread), opts.retry_after_max));
         if (cb_reconnecting)
             cb_reconnecting(pacing.attempt(), delay);
         if (stopped)

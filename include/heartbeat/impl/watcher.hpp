@@ -653,7 +653,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
         if (s->machine.version() < wire::protocol_version_2 || interval <= duration::zero() || misses == 0)
             return;
         s->base_interval = interval;
-        s->base_misses = misses;
+        s->base_misses = std::min(misses, 255u); // as the wire carries them
         apply_terms(s);
     }
 
@@ -693,7 +693,7 @@ struct watcher<Stream, Key, Policy>::impl : std::enable_shared_from_this<impl> {
             if (self->stopped)
                 return;
             for (auto& s : self->online_sessions())
-                if (s->machine.version() >= wire::protocol_version_2)
+                if (!self->stopped && s->machine.version() >= wire::protocol_version_2) // a callback may stop us
                     self->apply_terms(s);
         });
     }

@@ -123,10 +123,11 @@ public:
     /// none is passed to `on_due`. If it is only more than
     /// `guard.lag_threshold`, this process is behind (a busy event loop):
     /// beats that came within the lateness may still wait unread, so every
-    /// peer due is given until `now + min(lateness, pause_grace)`, once: a
-    /// peer the lag rule deferred that is still silent when the deferral
-    /// ends is passed to `on_due` unless that call is a pause too. (Under a
-    /// lasting lag, detection is late by the lag, never indefinitely.)
+    /// peer due is given until `now + min(lateness, pause_grace)`. Either
+    /// rule defers a deadline once: a deferred peer still silent when its
+    /// deferral ends is passed to `on_due`, however late that call is, so
+    /// under a lasting lag detection is late by about twice the lag, never
+    /// indefinitely.
     ///
     /// `on_due` may arm, add and remove peers: nothing is held across it.
     template <class Slots, class DeadlineOf, class OnDue>
@@ -153,7 +154,7 @@ public:
                 arm(slots, e.slot, real); // stale: the peer beat since this was armed
                 continue;
             }
-            if (paused || (behind && !s.deferred)) {
+            if ((paused || behind) && !s.deferred) {
                 s.deferred = true;
                 arm(slots, e.slot, resume_by);
                 ++pause_deferrals_;
