@@ -150,9 +150,8 @@ TEST_CASE("overload: govern = false keeps only the lag guard: no slowdown, no re
     }
     CHECK(srv.watcher().slowdown() == 1.0);
     CHECK(steady_peer.p->interval() == 100ms);
-    // The lag guard keeps the watcher from timing the peer out. (Its
-    // client may still give up on a server this late: only the slowdown,
-    // off here, spares it that.)
-    for (const auto& e : srv.rec.about("steady"))
-        CHECK(e.reason != heartbeat::offline_reason::timeout);
+    // Whether the peer stays online is not asserted here: without the
+    // slowdown its client may give up on a server this late, and with the
+    // cores busy its own beats leave late (a real silence the lag guard
+    // must not excuse). The first case shows the slowdown sparing it.
 }
