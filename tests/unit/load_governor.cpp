@@ -29,12 +29,15 @@ governor::options fast()
 }
 
 // Sweeps every 10 ms from `from` (exclusive) through `to`, each `late`.
-// @returns how many of them changed the slowdown.
-int sweep(governor& g, test_clock::duration from, test_clock::duration to, test_clock::duration late)
+// @returns how many of them changed the slowdown; the first change's
+// instant goes to `first` when given.
+int sweep(governor& g, test_clock::duration from, test_clock::duration to, test_clock::duration late,
+          time_point* first = nullptr)
 {
     int changes = 0;
     for (auto t = from + 10ms; t <= to; t += 10ms)
-        changes += g.sample(at(t), late) ? 1 : 0;
+        if (g.sample(at(t), late) && changes++ == 0 && first)
+            *first = at(t);
     return changes;
 }
 } // namespace
@@ -67,12 +70,8 @@ TEST_CASE("load governor: a lasting lag doubles the slowdown once per settle, up
     sweep(g, 0ms, 1s, 0ms);
     // From 1 s every sweep is 50 ms late: the smoothed lag passes 20 ms
     // after about 51 ms (1 - e^-t/100ms = 0.4).
-    int changes = 0;
     time_point first_change{};
-    for (auto t = 1010ms; t <= 1200ms; t += 10ms)
-        if (g.sample(at(t), 50ms) && changes++ == 0)
-            first_change = at(t);
-    CHECK(changes == 1);
+    CHECK(sweep(g, 1s, 1200ms, 50ms, &first_change) == 1);
     CHECK(first_change == at(1060ms));
     CHECK(g.slowdown() == 2);
     CHECK(g.overloaded());
@@ -97,12 +96,8 @@ TEST_CASE("load governor: each calm period takes a fifth off the slowdown, down 
     CHECK_FALSE(g.overloaded());
     // Calm from 10 s: the smoothed lag falls under 5 ms 70 ms later
     // (10 ms * e^-0.7 = 4.97 ms), so the first step back comes 2 s after that.
-    int changes = 0;
     time_point first{};
-    for (auto t = 10010ms; t <= 12100ms; t += 10ms)
-        if (g.sample(at(t), 0ms) && changes++ == 0)
-            first = at(t);
-    CHECK(changes == 1);
+    CHECK(sweep(g, 10s, 12100ms, 0ms, &first) == 1);
     CHECK(first == at(12070ms));
     CHECK(g.slowdown() == Approx(3.2));
     // Then one step per calm period: 2.56, 2.048, 1.6384, 1.31072, and the
